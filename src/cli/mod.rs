@@ -1,0 +1,103 @@
+//! The command line: clap structs, one file per command group. Each verb parses its
+//! arguments, calls the library and prints; logic another verb or the web UI needs lives
+//! in the library modules, not here.
+
+mod db;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Result};
+
+/// Declare, run and talk to a team of coding agents in tmux.
+///
+/// A fleet file declares a Director, an optional monitoring member and members, each on a
+/// backend (claude, codex, opencode, command or the built-in fake). `cafleet up` makes
+/// tmux and the registry match it; the `message` commands let the agents talk.
+#[derive(Debug, Parser)]
+#[command(name = "cafleet", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Globals {
+    /// The registry file (default: $CAFLEET_DATABASE_URL, else
+    /// $XDG_DATA_HOME/cafleet/cafleet.db, else ~/.local/share/cafleet/cafleet.db)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<String>,
+
+    /// Use the tmux server `tmux -L NAME` instead of the fleet's own
+    #[arg(long, global = true, value_name = "NAME", env = "CAFLEET_TMUX_SOCKET")]
+    pub tmux_socket: Option<String>,
+}
+
+impl Globals {
+    /// The resolved registry path.
+    pub fn db_path(&self) -> Result<camino::Utf8PathBuf> {
+        crate::registry::location::resolve(self.db.as_deref())
+    }
+
+    /// Opens (creating and migrating when needed) the registry.
+    pub fn registry(&self) -> Result<crate::registry::Registry> {
+        crate::registry::Registry::open(&self.db_path()?)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, migrate or locate the registry
+    #[command(subcommand)]
+    Db(db::DbCommand),
+}
+
+/// Parses the process arguments, runs the command and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version on stdout and exits 0, usage errors exit 2.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let _ = std::io::stderr().write_all(err.render().as_bytes());
+            err.exit_code()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let globals = cli.globals;
+    match cli.command {
+        Command::Db(cmd) => db::run(&globals, cmd),
+    }
+}
+
+/// Writes to stdout, treating a closed pipe (`cafleet ps | head`) as success.
+pub(crate) fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) => Err(Error::failure(format!("cannot write to stdout: {err}"))),
+    }
+}
+
+/// Prints a value as pretty JSON followed by a newline.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|err| Error::failure(format!("cannot encode JSON: {err}")))?;
+    text.push('\n');
+    print(&text)
+}

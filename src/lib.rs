@@ -1,0 +1,11 @@
+//! cafleet: declare a team of coding agents in a fleet file, run it in tmux, and let the
+//! agents message each other through a SQLite registry.
+//!
+//! The binary is a thin `main.rs` over this library; see `cli` for the commands and
+//! `manifest` → `plan` → `apply` for the reconcile pipeline.
+
+pub mod cli;
+pub mod error;
+
+pub mod backend;
+pub mod registry;

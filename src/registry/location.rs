@@ -1,0 +1,135 @@
+//! Where the registry file lives: `--db`, else `CAFLEET_DATABASE_URL`, else
+//! `$XDG_DATA_HOME/cafleet/cafleet.db`, else `~/.local/share/cafleet/cafleet.db`.
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::error::{Error, Result};
+
+pub const DATABASE_URL_ENV: &str = "CAFLEET_DATABASE_URL";
+
+/// Resolves the database path from an explicit flag and the process environment.
+pub fn resolve(flag: Option<&str>) -> Result<Utf8PathBuf> {
+    resolve_with(flag, |key| std::env::var(key).ok())
+}
+
+/// [`resolve`] with the environment passed in, so tests need not touch the real one.
+pub fn resolve_with(
+    flag: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Utf8PathBuf> {
+    let home = || env("HOME").filter(|h| !h.is_empty());
+    if let Some(flag) = flag.filter(|f| !f.is_empty()) {
+        return parse_location(flag, home().as_deref());
+    }
+    if let Some(url) = env(DATABASE_URL_ENV).filter(|u| !u.is_empty()) {
+        return parse_location(&url, home().as_deref()).map_err(|err| {
+            err.hint(format!(
+                "{DATABASE_URL_ENV} takes `sqlite:///abs/path.db` or a plain path"
+            ))
+        });
+    }
+    if let Some(xdg) = env("XDG_DATA_HOME").filter(|x| x.starts_with('/')) {
+        return Ok(Utf8PathBuf::from(xdg).join("cafleet/cafleet.db"));
+    }
+    match home() {
+        Some(home) => Ok(Utf8PathBuf::from(home).join(".local/share/cafleet/cafleet.db")),
+        None => Err(Error::failure("cannot find the registry: HOME is not set")
+            .hint("pass --db PATH or set CAFLEET_DATABASE_URL")),
+    }
+}
+
+/// Accepts `sqlite:///abs/path`, `sqlite:////abs/path` (the Python tool's form),
+/// `sqlite:///~/path`, a plain path and `~/path`.
+fn parse_location(raw: &str, home: Option<&str>) -> Result<Utf8PathBuf> {
+    let path = match raw.strip_prefix("sqlite://") {
+        Some(rest) => {
+            let rest = rest.split('?').next().unwrap_or_default();
+            let trimmed = rest.trim_start_matches('/');
+            if trimmed.is_empty() {
+                return Err(Error::usage(format!("`{raw}` names no database file")));
+            }
+            if trimmed == "~" || trimmed.starts_with("~/") {
+                trimmed.to_string()
+            } else {
+                format!("/{trimmed}")
+            }
+        }
+        None if raw.contains("://") => {
+            return Err(Error::usage(format!("`{raw}` is not a SQLite location"))
+                .hint("only `sqlite:///path` URLs are supported"));
+        }
+        None => raw.to_string(),
+    };
+    expand_tilde(&path, home)
+}
+
+pub(crate) fn expand_tilde(path: &str, home: Option<&str>) -> Result<Utf8PathBuf> {
+    if path == "~" || path.starts_with("~/") {
+        let Some(home) = home else {
+            return Err(Error::failure(format!(
+                "cannot expand `~` in `{path}`: HOME is not set"
+            )));
+        };
+        return Ok(Utf8Path::new(home).join(path.trim_start_matches('~').trim_start_matches('/')));
+    }
+    Ok(Utf8PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn flag_wins_over_everything() {
+        let got = resolve_with(
+            Some("/tmp/a.db"),
+            env(&[("CAFLEET_DATABASE_URL", "/tmp/b.db"), ("HOME", "/h")]),
+        );
+        assert_eq!(got.unwrap(), "/tmp/a.db");
+    }
+
+    #[test]
+    fn url_forms() {
+        let cases = [
+            ("sqlite:///abs/path.db", "/abs/path.db"),
+            ("sqlite:////abs/path.db", "/abs/path.db"),
+            ("sqlite:///~/x/c.db", "/home/u/x/c.db"),
+            ("~/c.db", "/home/u/c.db"),
+            ("rel/c.db", "rel/c.db"),
+        ];
+        for (url, want) in cases {
+            let got = resolve_with(
+                None,
+                env(&[("CAFLEET_DATABASE_URL", url), ("HOME", "/home/u")]),
+            );
+            assert_eq!(got.unwrap(), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let got = resolve_with(None, env(&[("XDG_DATA_HOME", "/xdg"), ("HOME", "/h")]));
+        assert_eq!(got.unwrap(), "/xdg/cafleet/cafleet.db");
+        let got = resolve_with(None, env(&[("HOME", "/h")]));
+        assert_eq!(got.unwrap(), "/h/.local/share/cafleet/cafleet.db");
+        let got = resolve_with(None, env(&[]));
+        assert!(got.unwrap_err().render().contains("hint: pass --db"));
+    }
+
+    #[test]
+    fn bad_urls_are_usage_errors() {
+        for url in ["postgres://x/y", "sqlite://", "sqlite:///"] {
+            let got = resolve_with(None, env(&[("CAFLEET_DATABASE_URL", url)]));
+            assert!(got.is_err(), "{url}");
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The registry: one SQLite file holding fleets, agents, messages, events and monitor
+//! state. This module owns the connection settings, the migrations and every SQL
+//! statement; nothing outside it writes SQL.
+//!
+//! Every connection runs in WAL mode with `synchronous=NORMAL`, foreign keys on and a
+//! busy timeout, and every read-then-write transaction starts with `BEGIN IMMEDIATE` so
+//! concurrent writers queue on the busy timeout instead of failing with SQLITE_BUSY.
+//! No tmux call, keystroke or sleep ever happens while a transaction is open.
+
+pub mod location;
+
+use std::time::Duration;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// The embedded migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Long enough to ride out any other cafleet process's transaction, which never waits on
+/// anything but SQLite itself.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An open, migrated registry.
+pub struct Registry {
+    conn: Connection,
+    path: Utf8PathBuf,
+}
+
+impl Registry {
+    /// Opens the registry at `path`, creating and migrating it when needed.
+    pub fn open(path: &Utf8Path) -> Result<Registry> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|err| {
+                Error::failure(format!(
+                    "cannot create the registry folder `{parent}`: {err}"
+                ))
+                .hint("pass --db PATH to put the registry somewhere writable")
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(|err| open_error(path, err))?;
+        let mut registry = Registry {
+            conn,
+            path: path.to_owned(),
+        };
+        registry.configure().map_err(|err| open_error(path, err))?;
+        registry.migrate()?;
+        Ok(registry)
+    }
+
+    /// An in-memory registry for unit tests.
+    pub fn in_memory() -> Result<Registry> {
+        let conn = Connection::open_in_memory()?;
+        let mut registry = Registry {
+            conn,
+            path: Utf8PathBuf::from(":memory:"),
+        };
+        registry.configure()?;
+        registry.migrate()?;
+        Ok(registry)
+    }
+
+    pub fn path(&self) -> &Utf8Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The schema version stored in the file.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+    }
+
+    fn configure(&mut self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Read the version before anything writes to the file: a newer schema is refused
+        // with the file exactly as it was.
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(newer_schema(&self.path, found));
+        }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the write lock.
+        let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(newer_schema(&self.path, found));
+        }
+        for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tx.execute_batch(sql)
+                .map_err(|err| Error::failure(format!("migration {name} failed: {err}")))?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs `f` inside a `BEGIN IMMEDIATE` transaction and commits it.
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn newer_schema(path: &Utf8Path, found: i64) -> Error {
+    Error::failure(format!(
+        "the registry `{path}` has schema version {found}, newer than this cafleet knows ({SCHEMA_VERSION})"
+    ))
+    .hint("upgrade cafleet, or point --db at another file; the registry was left untouched")
+}
+
+fn open_error(path: &Utf8Path, err: rusqlite::Error) -> Error {
+    let mut error = describe_sqlite_error(err);
+    error.message = format!("cannot open the registry `{path}`: {}", error.message);
+    error
+}
+
+/// Turns a SQLite failure into a message and a hint a user can act on.
+pub fn describe_sqlite_error(err: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode;
+    let code = err.sqlite_error_code();
+    let text = err.to_string();
+    match code {
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => Error::failure(
+            format!("the file is not a cafleet registry or is corrupt ({text})"),
+        )
+        .hint("point --db at another file; this one was left untouched"),
+        Some(ErrorCode::ReadOnly) => Error::failure(format!("the registry is read-only ({text})"))
+            .hint("make the file and its folder writable, or point --db at another file"),
+        Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
+            Error::failure(format!("cannot open the file ({text})"))
+                .hint("check that the folder exists and is writable, or pass --db PATH")
+        }
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::failure(format!(
+            "the registry stayed locked for {}s ({text})",
+            BUSY_TIMEOUT.as_secs()
+        ))
+        .hint("another process holds a long write transaction; try again"),
+        _ => Error::failure(format!("registry error: {text}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_in_memory() {
+        let registry = Registry::in_memory().unwrap();
+        assert_eq!(registry.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+}
