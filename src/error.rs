@@ -86,7 +86,7 @@ impl Error {
         let mut out = String::new();
         if let Some(report) = &self.report {
             out.push_str(report.trim_end());
-            out.push('\n');
+            out.push_str("\n\n");
         }
         out.push_str("error: ");
         out.push_str(&self.message);

@@ -2,7 +2,9 @@
 //! arguments, calls the library and prints; logic another verb or the web UI needs lives
 //! in the library modules, not here.
 
+mod config;
 mod db;
+pub mod schema;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -53,6 +55,11 @@ impl Globals {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Validate or print a fleet file
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Print the JSON Schema of the fleet file
+    Schema(schema::SchemaArgs),
     /// Create, migrate or locate the registry
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -80,6 +87,8 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let globals = cli.globals;
     match cli.command {
+        Command::Config(cmd) => config::run(&globals, cmd),
+        Command::Schema(args) => schema::run(args),
         Command::Db(cmd) => db::run(&globals, cmd),
     }
 }

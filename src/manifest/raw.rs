@@ -1,0 +1,273 @@
+//! The fleet file exactly as written: serde structs that mirror the TOML, with the spans
+//! validation needs. The JSON Schema (`cafleet schema`) is generated from these types, and
+//! the structural check walks the parsed TOML against that same schema, so the types are
+//! the one source of truth for which keys exist.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::backend::fake_options::FakeOptions;
+
+/// A value with the byte range it came from in the fleet file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Sp<T>(pub toml::Spanned<T>);
+
+impl<T> Sp<T> {
+    pub fn get(&self) -> &T {
+        self.0.get_ref()
+    }
+
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.0.span()
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Sp<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+}
+
+/// A cafleet fleet file: one team of coding agents in tmux.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "cafleet fleet file")]
+pub struct RawFile {
+    /// The file format version; must be 1.
+    pub version: Sp<i64>,
+    /// The fleet: its name, where its agents work, and how its tmux session looks.
+    pub fleet: RawFleet,
+    /// Settings every agent inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: Option<RawDefaults>,
+    /// The Director: the agent that leads the team.
+    pub director: RawDirector,
+    /// The monitoring member that runs `cafleet monitor start` and keeps the team awake.
+    #[serde(default)]
+    pub monitor: Option<RawMonitor>,
+    /// The members that do the work.
+    #[serde(default)]
+    pub member: Vec<RawMember>,
+}
+
+/// `[fleet]`
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFleet {
+    /// The fleet's name, `[a-z0-9][a-z0-9_-]{0,31}`; its tmux session is `cafleet-NAME`.
+    pub name: Sp<String>,
+    /// The working directory of every agent, relative to this file; `~` expands.
+    #[serde(default)]
+    pub root: Option<Sp<String>>,
+    /// A tmux layout name, re-applied after every spawn (default `tiled`).
+    #[serde(default)]
+    pub layout: Option<Sp<String>>,
+    /// How many agents share one tmux window before another window is opened (default 4).
+    #[serde(default)]
+    pub panes_per_window: Option<Sp<i64>>,
+    /// `""` for the user's tmux server, or a name for `tmux -L NAME`.
+    #[serde(default)]
+    pub socket: Option<Sp<String>>,
+    /// Environment variables added to every agent.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Free variables for templates: `{{vars.NAME}}`.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+/// The restart policy when an agent's process exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Restart {
+    No,
+    OnFailure,
+    Always,
+}
+
+/// The programs an agent can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    Claude,
+    Codex,
+    Opencode,
+    Command,
+    Fake,
+}
+
+impl BackendName {
+    pub const ALL: [BackendName; 5] = [
+        BackendName::Claude,
+        BackendName::Codex,
+        BackendName::Opencode,
+        BackendName::Command,
+        BackendName::Fake,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendName::Claude => "claude",
+            BackendName::Codex => "codex",
+            BackendName::Opencode => "opencode",
+            BackendName::Command => "command",
+            BackendName::Fake => "fake",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for BackendName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BackendName::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| format!("unknown backend `{s}`"))
+    }
+}
+
+/// `[defaults]`
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// The backend of agents that set none.
+    #[serde(default)]
+    pub backend: Option<Sp<BackendName>>,
+    /// The model of agents that set none.
+    #[serde(default)]
+    pub model: Option<Sp<String>>,
+    /// The reasoning effort of agents that set none.
+    #[serde(default)]
+    pub effort: Option<Sp<String>>,
+    /// Environment variables for every agent.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Extra arguments appended to every agent's command.
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    /// What the monitor does when a member's process exits: `no`, `on-failure`, `always`.
+    #[serde(default)]
+    pub restart: Option<Restart>,
+    /// Restarts allowed within `restart_window` before the member is marked `crash-loop`.
+    #[serde(default)]
+    pub max_restarts: Option<Sp<i64>>,
+    /// The window `max_restarts` counts over, as a duration (`"10m"`).
+    #[serde(default)]
+    pub restart_window: Option<Sp<String>>,
+}
+
+/// Declares the keys every kind of agent has, plus the ones given, so the three agent
+/// tables stay in step.
+macro_rules! agent_table {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// `claude`, `codex`, `opencode`, `command` or `fake`.
+            #[serde(default)]
+            pub backend: Option<Sp<BackendName>>,
+            /// The model, passed to the backend's model flag.
+            #[serde(default)]
+            pub model: Option<Sp<String>>,
+            /// The reasoning effort: claude low..max, codex minimal..xhigh; others reject it.
+            #[serde(default)]
+            pub effort: Option<Sp<String>>,
+            /// The prompt, a Handlebars template.
+            #[serde(default)]
+            pub prompt: Option<Sp<String>>,
+            /// A file holding the prompt template, relative to the fleet file.
+            #[serde(default)]
+            pub prompt_file: Option<Sp<String>>,
+            /// The working directory, relative to `[fleet] root`.
+            #[serde(default)]
+            pub cwd: Option<Sp<String>>,
+            /// Extra environment variables.
+            #[serde(default)]
+            pub env: BTreeMap<String, String>,
+            /// Extra arguments appended to the backend's command.
+            #[serde(default)]
+            pub args: Option<Vec<String>>,
+            /// The program to run (`backend = "command"` only).
+            #[serde(default)]
+            pub command: Option<Sp<Vec<String>>>,
+            /// Options of the built-in stand-in agent (`backend = "fake"` only).
+            #[serde(default)]
+            pub fake: Option<Sp<FakeOptions>>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+    };
+}
+
+agent_table!(
+    /// `[director]`
+    RawDirector {}
+);
+
+agent_table!(
+    /// `[monitor]`
+    RawMonitor {
+        /// The scan → ping → sleep period, as a duration (default `"60s"`).
+        #[serde(default)]
+        interval: Option<Sp<String>>,
+        /// No pane activity with work pending for this long means stalled (default `"10m"`).
+        #[serde(default)]
+        stall_after: Option<Sp<String>>,
+    }
+);
+
+agent_table!(
+    /// `[[member]]`
+    RawMember {
+        /// The member's name, `[a-z0-9][a-z0-9_-]*`.
+        name: Sp<String>,
+        /// One line shown to the Director and in `cafleet ps`.
+        #[serde(default)]
+        description: Option<String>,
+        /// Members started before this one.
+        #[serde(default)]
+        depends_on: Vec<Sp<String>>,
+        /// Run N copies named NAME-1..NAME-N.
+        #[serde(default)]
+        replicas: Option<Sp<i64>>,
+        /// What the monitor does when the process exits: `no`, `on-failure`, `always`.
+        #[serde(default)]
+        restart: Option<Restart>,
+        /// Restarts allowed within `restart_window` before `crash-loop`.
+        #[serde(default)]
+        max_restarts: Option<Sp<i64>>,
+        /// The window `max_restarts` counts over, as a duration (`"10m"`).
+        #[serde(default)]
+        restart_window: Option<Sp<String>>,
+    }
+);
+
+/// The JSON Schema of the fleet file, as committed in `schemas/fleet.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    let settings = schemars::generate::SchemaSettings::draft2020_12().for_deserialize();
+    let schema = settings.into_generator().into_root_schema_for::<RawFile>();
+    schema.to_value()
+}
