@@ -7,6 +7,9 @@
 //! concurrent writers queue on the busy timeout instead of failing with SQLITE_BUSY.
 //! No tmux call, keystroke or sleep ever happens while a transaction is open.
 
+pub mod agents;
+pub mod events;
+pub mod fleets;
 pub mod location;
 
 use std::time::Duration;

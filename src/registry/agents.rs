@@ -1,0 +1,183 @@
+//! Agent rows: one per agent a fleet has had, with its pane, its launch spec and its state.
+//! Rows are never deleted by normal operation; a dropped agent becomes `removed`.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::Registry;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentRow {
+    pub id: i64,
+    pub fleet_id: i64,
+    pub name: String,
+    pub role: String,
+    pub backend: String,
+    pub model: Option<String>,
+    pub description: String,
+    pub origin: String,
+    pub config_hash: Option<String>,
+    #[serde(skip)]
+    pub spec_json: Option<String>,
+    pub pane_id: Option<String>,
+    pub pane_pid: Option<i64>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub status_since: String,
+    pub created_at: String,
+}
+
+impl AgentRow {
+    /// The launch spec stored when the agent was last started, if it parses.
+    pub fn spec(&self) -> Option<crate::manifest::LaunchSpec> {
+        self.spec_json.as_deref().and_then(|json| serde_json::from_str(json).ok())
+    }
+}
+
+const COLUMNS: &str = "id, fleet_id, name, role, backend, model, description, origin, config_hash, spec_json, \
+                       pane_id, pane_pid, status, status_reason, status_since, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<AgentRow> {
+    Ok(AgentRow {
+        id: row.get(0)?,
+        fleet_id: row.get(1)?,
+        name: row.get(2)?,
+        role: row.get(3)?,
+        backend: row.get(4)?,
+        model: row.get(5)?,
+        description: row.get(6)?,
+        origin: row.get(7)?,
+        config_hash: row.get(8)?,
+        spec_json: row.get(9)?,
+        pane_id: row.get(10)?,
+        pane_pid: row.get(11)?,
+        status: row.get(12)?,
+        status_reason: row.get(13)?,
+        status_since: row.get(14)?,
+        created_at: row.get(15)?,
+    })
+}
+
+/// What is recorded when an agent is (re)started.
+pub struct NewAgent<'a> {
+    pub fleet_id: i64,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub backend: &'a str,
+    pub model: Option<&'a str>,
+    pub description: &'a str,
+    pub origin: &'a str,
+    pub config_hash: &'a str,
+    pub spec_json: &'a str,
+}
+
+/// States that mean the agent is not expected to be running.
+pub const INACTIVE_STATES: [&str; 2] = ["stopped", "removed"];
+
+impl Registry {
+    /// Every agent of a fleet, including stopped and removed ones, oldest first.
+    pub fn agents(&self, fleet_id: i64) -> Result<Vec<AgentRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM agents WHERE fleet_id = ?1 ORDER BY id");
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map([fleet_id], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn agent(&self, fleet_id: i64, name: &str) -> Result<Option<AgentRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM agents WHERE fleet_id = ?1 AND name = ?2");
+        Ok(self.conn().query_row(&sql, params![fleet_id, name], from_row).optional()?)
+    }
+
+    /// The agent named `name`, or a not-found error listing the fleet's agents.
+    pub fn require_agent(&self, fleet_id: i64, fleet_name: &str, name: &str) -> Result<AgentRow> {
+        if let Some(agent) = self.agent(fleet_id, name)?.filter(|a| a.status != "removed") {
+            return Ok(agent);
+        }
+        let names: Vec<String> = self
+            .agents(fleet_id)?
+            .into_iter()
+            .filter(|a| a.status != "removed")
+            .map(|a| a.name)
+            .collect();
+        let hint = if names.is_empty() {
+            format!("fleet `{fleet_name}` has no members")
+        } else {
+            format!("members of `{fleet_name}`: {}", names.join(", "))
+        };
+        Err(Error::not_found(format!("no member `{name}` in fleet `{fleet_name}`")).hint(hint))
+    }
+
+    /// Records an agent about to be started: inserts it or resets the existing row to
+    /// `starting` with the new spec and no pane.
+    pub fn upsert_agent(&mut self, agent: &NewAgent<'_>) -> Result<i64> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO agents (fleet_id, name, role, backend, model, description, origin,
+                                     config_hash, spec_json, pane_id, pane_pid, status, status_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL, 'starting', NULL)
+                 ON CONFLICT (fleet_id, name) DO UPDATE SET
+                    role = excluded.role, backend = excluded.backend, model = excluded.model,
+                    description = excluded.description, origin = excluded.origin,
+                    config_hash = excluded.config_hash, spec_json = excluded.spec_json,
+                    pane_id = NULL, pane_pid = NULL, status = 'starting', status_reason = NULL,
+                    status_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                params![
+                    agent.fleet_id,
+                    agent.name,
+                    agent.role,
+                    agent.backend,
+                    agent.model,
+                    agent.description,
+                    agent.origin,
+                    agent.config_hash,
+                    agent.spec_json
+                ],
+            )?;
+            Ok(tx.query_row(
+                "SELECT id FROM agents WHERE fleet_id = ?1 AND name = ?2",
+                params![agent.fleet_id, agent.name],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// Records the pane an agent now runs in.
+    pub fn set_agent_pane(&mut self, agent_id: i64, pane_id: &str, pane_pid: Option<i64>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE agents SET pane_id = ?2, pane_pid = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1",
+            params![agent_id, pane_id, pane_pid],
+        )?;
+        Ok(())
+    }
+
+    /// Sets an agent's state; `status_since` moves only when the state changes.
+    pub fn set_agent_status(&mut self, agent_id: i64, status: &str, reason: Option<&str>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE agents SET
+                status_since = CASE WHEN status = ?2 THEN status_since
+                                    ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
+                status = ?2, status_reason = ?3,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1",
+            params![agent_id, status, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets an agent's pane (it is gone) and sets its state.
+    pub fn clear_agent_pane(&mut self, agent_id: i64, status: &str, reason: Option<&str>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE agents SET pane_id = NULL, pane_pid = NULL,
+                status_since = CASE WHEN status = ?2 THEN status_since
+                                    ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
+                status = ?2, status_reason = ?3,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1",
+            params![agent_id, status, reason],
+        )?;
+        Ok(())
+    }
+}
