@@ -68,8 +68,9 @@
 //! captured; the pane's `CAFLEET_FLEET`, `CAFLEET_MEMBER` and `CAFLEET_DATABASE_URL` are
 //! inherited. A failure is logged and shown, and the fake keeps running.
 //!
-//! When stdin is not a terminal (a pipe in tests) raw mode is skipped; at end of input
-//! the fake waits for its child commands and exits 0.
+//! When stdin is not a terminal (a pipe in tests) raw mode is skipped, and when stdout
+//! is not one nothing is drawn; at end of input the fake waits for its child commands
+//! and exits 0.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -522,6 +523,9 @@ impl Log {
 /// Raw mode and bracketed paste, undone on drop (also on unwinding).
 struct Terminal {
     saved: Option<Termios>,
+    /// Whether stdout is a terminal: only then is anything drawn, so a test that pipes
+    /// stdout and never reads it cannot block the agent on a full pipe.
+    draws: bool,
 }
 
 impl Terminal {
@@ -538,8 +542,11 @@ impl Terminal {
         } else {
             None
         };
-        write_out("\x1b[?2004h\x1b[2J\x1b[H");
-        Ok(Terminal { saved })
+        let draws = nix::unistd::isatty(std::io::stdout().as_fd()).unwrap_or(false);
+        if draws {
+            write_out("\x1b[?2004h\x1b[2J\x1b[H");
+        }
+        Ok(Terminal { saved, draws })
     }
 
     fn is_tty(&self) -> bool {
@@ -549,7 +556,9 @@ impl Terminal {
 
 impl Drop for Terminal {
     fn drop(&mut self) {
-        write_out("\x1b[?2004l\x1b[?25h");
+        if self.draws {
+            write_out("\x1b[?2004l\x1b[?25h");
+        }
         if let Some(saved) = &self.saved {
             let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
         }
@@ -647,6 +656,7 @@ struct App {
     transcript: Vec<String>,
     queued: Vec<String>,
     frozen: bool,
+    draws: bool,
     opener_sent: bool,
     replies: u32,
     jobs: usize,
@@ -705,13 +715,17 @@ pub fn run(config: FakeConfig) -> Result<i32> {
         transcript: Vec::new(),
         queued: Vec::new(),
         frozen: false,
+        draws: terminal.draws,
         opener_sent: false,
         replies: 0,
         jobs: 0,
     };
     let code = app.main_loop(&rx, &timers);
+    let draws = terminal.draws;
     drop(terminal);
-    write_out(&format!("\r\nfake agent {} exited ({code})\r\n", app.name));
+    if draws {
+        write_out(&format!("\r\nfake agent {} exited ({code})\r\n", app.name));
+    }
     Ok(code)
 }
 
@@ -1027,7 +1041,8 @@ impl App {
             {
                 break;
             }
-            let Some(sender) = message.get("sender").and_then(Value::as_str) else {
+            let sender = message.get("sender").or_else(|| message.get("from"));
+            let Some(sender) = sender.and_then(Value::as_str) else {
                 self.error("reply", "inbox message has no `sender`".into());
                 continue;
             };
@@ -1071,7 +1086,7 @@ impl App {
     }
 
     fn draw(&mut self) {
-        if self.frozen {
+        if self.frozen || !self.draws {
             return;
         }
         let (rows, cols) = term_size();
@@ -1451,6 +1466,7 @@ mod tests {
             transcript: vec!["> earlier line".into()],
             queued: vec!["later".into()],
             frozen: false,
+            draws: false,
             opener_sent: true,
             replies: 0,
             jobs: 0,
