@@ -127,7 +127,7 @@ pub const PREVIEW_MARKER: &str = "[cafleet] message #";
 const ESCAPE_WAIT: Duration = Duration::from_millis(30);
 /// The slow redraw that shows the agent is alive.
 const TICK: Duration = Duration::from_secs(1);
-const SPINNER: [char; 4] = ['·', '✢', '✳', '✻'];
+const SPINNER: [char; 4] = ['✢', '✳', '✶', '✻'];
 const MAX_TRANSCRIPT: usize = 200;
 const PROMPT_LINES: usize = 3;
 
