@@ -2,6 +2,7 @@
 //! an arbitrary command, and the built-in fake: which keys each accepts, the command line
 //! an agent becomes, and (for the fake) its options.
 
+pub mod fake;
 pub mod fake_options;
 
 pub use crate::manifest::raw::BackendName;

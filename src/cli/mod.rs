@@ -2,6 +2,7 @@
 //! arguments, calls the library and prints; logic another verb or the web UI needs lives
 //! in the library modules, not here.
 
+mod agent;
 mod config;
 mod db;
 pub mod schema;
@@ -63,6 +64,10 @@ pub enum Command {
     /// Create, migrate or locate the registry
     #[command(subcommand)]
     Db(db::DbCommand),
+
+    /// Programs cafleet runs as an agent's pane (internal)
+    #[command(subcommand, hide = true)]
+    Agent(agent::AgentCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code.
@@ -90,6 +95,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(cmd) => config::run(&globals, cmd),
         Command::Schema(args) => schema::run(args),
         Command::Db(cmd) => db::run(&globals, cmd),
+        Command::Agent(cmd) => agent::run(cmd),
     }
 }
 
