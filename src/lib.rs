@@ -9,3 +9,6 @@ pub mod error;
 
 pub mod backend;
 pub mod registry;
+
+pub mod doctor;
+pub mod skills;

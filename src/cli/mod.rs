@@ -2,7 +2,10 @@
 //! arguments, calls the library and prints; logic another verb or the web UI needs lives
 //! in the library modules, not here.
 
+mod completions;
 mod db;
+mod doctor;
+mod skill;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -56,6 +59,13 @@ pub enum Command {
     /// Create, migrate or locate the registry
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Check tmux, the agents on PATH, the registry and the skills; say how to fix problems
+    Doctor(doctor::DoctorArgs),
+    /// Install or list the skills bundled for claude, codex and opencode
+    #[command(subcommand)]
+    Skill(skill::SkillCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(completions::CompletionsArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code.
@@ -81,6 +91,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let globals = cli.globals;
     match cli.command {
         Command::Db(cmd) => db::run(&globals, cmd),
+        Command::Doctor(args) => doctor::run(&globals, args),
+        Command::Skill(cmd) => skill::run(cmd),
+        Command::Completions(args) => completions::run(args),
     }
 }
 

@@ -7,6 +7,7 @@
 //! concurrent writers queue on the busy timeout instead of failing with SQLITE_BUSY.
 //! No tmux call, keystroke or sleep ever happens while a transaction is open.
 
+pub mod inspect;
 pub mod location;
 
 use std::time::Duration;
