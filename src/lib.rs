@@ -10,3 +10,6 @@ pub mod error;
 pub mod backend;
 pub mod manifest;
 pub mod registry;
+
+pub mod doctor;
+pub mod skills;

@@ -434,10 +434,12 @@ fn now_ms() -> u128 {
 fn option_duration(name: &str, value: Option<&String>) -> Result<Option<Duration>> {
     match value {
         None => Ok(None),
-        Some(text) => crate::manifest::duration::parse(text).map(Some).ok_or_else(|| {
-            Error::usage(format!("invalid `{name}` duration `{text}`"))
-                .hint("use a number and a unit: `500ms`, `2s`, `5m`, `1h`")
-        }),
+        Some(text) => crate::manifest::duration::parse(text)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::usage(format!("invalid `{name}` duration `{text}`"))
+                    .hint("use a number and a unit: `500ms`, `2s`, `5m`, `1h`")
+            }),
     }
 }
 

@@ -3,9 +3,12 @@
 //! in the library modules, not here.
 
 mod agent;
+mod completions;
 mod config;
 mod db;
+mod doctor;
 pub mod schema;
+mod skill;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -68,6 +71,13 @@ pub enum Command {
     /// Programs cafleet runs as an agent's pane (internal)
     #[command(subcommand, hide = true)]
     Agent(agent::AgentCommand),
+    /// Check tmux, the agents on PATH, the registry and the skills; say how to fix problems
+    Doctor(doctor::DoctorArgs),
+    /// Install or list the skills bundled for claude, codex and opencode
+    #[command(subcommand)]
+    Skill(skill::SkillCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(completions::CompletionsArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code.
@@ -96,6 +106,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Schema(args) => schema::run(args),
         Command::Db(cmd) => db::run(&globals, cmd),
         Command::Agent(cmd) => agent::run(cmd),
+        Command::Doctor(args) => doctor::run(&globals, args),
+        Command::Skill(cmd) => skill::run(cmd),
+        Command::Completions(args) => completions::run(args),
     }
 }
 

@@ -31,7 +31,9 @@ pub struct AgentRow {
 impl AgentRow {
     /// The launch spec stored when the agent was last started, if it parses.
     pub fn spec(&self) -> Option<crate::manifest::LaunchSpec> {
-        self.spec_json.as_deref().and_then(|json| serde_json::from_str(json).ok())
+        self.spec_json
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
     }
 }
 
@@ -80,18 +82,26 @@ impl Registry {
     pub fn agents(&self, fleet_id: i64) -> Result<Vec<AgentRow>> {
         let sql = format!("SELECT {COLUMNS} FROM agents WHERE fleet_id = ?1 ORDER BY id");
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map([fleet_id], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map([fleet_id], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     pub fn agent(&self, fleet_id: i64, name: &str) -> Result<Option<AgentRow>> {
         let sql = format!("SELECT {COLUMNS} FROM agents WHERE fleet_id = ?1 AND name = ?2");
-        Ok(self.conn().query_row(&sql, params![fleet_id, name], from_row).optional()?)
+        Ok(self
+            .conn()
+            .query_row(&sql, params![fleet_id, name], from_row)
+            .optional()?)
     }
 
     /// The agent named `name`, or a not-found error listing the fleet's agents.
     pub fn require_agent(&self, fleet_id: i64, fleet_name: &str, name: &str) -> Result<AgentRow> {
-        if let Some(agent) = self.agent(fleet_id, name)?.filter(|a| a.status != "removed") {
+        if let Some(agent) = self
+            .agent(fleet_id, name)?
+            .filter(|a| a.status != "removed")
+        {
             return Ok(agent);
         }
         let names: Vec<String> = self
@@ -144,7 +154,12 @@ impl Registry {
     }
 
     /// Records the pane an agent now runs in.
-    pub fn set_agent_pane(&mut self, agent_id: i64, pane_id: &str, pane_pid: Option<i64>) -> Result<()> {
+    pub fn set_agent_pane(
+        &mut self,
+        agent_id: i64,
+        pane_id: &str,
+        pane_pid: Option<i64>,
+    ) -> Result<()> {
         self.conn().execute(
             "UPDATE agents SET pane_id = ?2, pane_pid = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE id = ?1",
@@ -154,7 +169,12 @@ impl Registry {
     }
 
     /// Sets an agent's state; `status_since` moves only when the state changes.
-    pub fn set_agent_status(&mut self, agent_id: i64, status: &str, reason: Option<&str>) -> Result<()> {
+    pub fn set_agent_status(
+        &mut self,
+        agent_id: i64,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<()> {
         self.conn().execute(
             "UPDATE agents SET
                 status_since = CASE WHEN status = ?2 THEN status_since
@@ -168,7 +188,12 @@ impl Registry {
     }
 
     /// Forgets an agent's pane (it is gone) and sets its state.
-    pub fn clear_agent_pane(&mut self, agent_id: i64, status: &str, reason: Option<&str>) -> Result<()> {
+    pub fn clear_agent_pane(
+        &mut self,
+        agent_id: i64,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<()> {
         self.conn().execute(
             "UPDATE agents SET pane_id = NULL, pane_pid = NULL,
                 status_since = CASE WHEN status = ?2 THEN status_since

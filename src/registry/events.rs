@@ -31,7 +31,13 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
 
 impl Registry {
     /// Appends an event. `detail` is any JSON object.
-    pub fn event(&self, fleet_id: Option<i64>, agent: Option<&str>, kind: &str, detail: serde_json::Value) -> Result<()> {
+    pub fn event(
+        &self,
+        fleet_id: Option<i64>,
+        agent: Option<&str>,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> Result<()> {
         self.conn().execute(
             "INSERT INTO events (fleet_id, agent, kind, detail) VALUES (?1, ?2, ?3, ?4)",
             params![fleet_id, agent, kind, detail.to_string()],
@@ -40,7 +46,13 @@ impl Registry {
     }
 
     /// Events after `after_id`, optionally of one fleet and since a timestamp, oldest first.
-    pub fn events(&self, fleet_id: Option<i64>, since: Option<&str>, after_id: i64, limit: i64) -> Result<Vec<EventRow>> {
+    pub fn events(
+        &self,
+        fleet_id: Option<i64>,
+        since: Option<&str>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT e.id, f.name, e.agent, e.kind, e.detail, e.created_at
              FROM events e LEFT JOIN fleets f ON f.id = e.fleet_id

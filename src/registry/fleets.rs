@@ -19,7 +19,8 @@ pub struct FleetRow {
     pub updated_at: String,
 }
 
-const COLUMNS: &str = "id, name, origin, manifest_path, session, socket, status, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, origin, manifest_path, session, socket, status, created_at, updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<FleetRow> {
     Ok(FleetRow {
@@ -53,7 +54,9 @@ impl Registry {
     pub fn fleets(&self) -> Result<Vec<FleetRow>> {
         let sql = format!("SELECT {COLUMNS} FROM fleets ORDER BY name");
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map([], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -84,9 +87,19 @@ impl Registry {
                     socket = excluded.socket,
                     status = 'up',
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                params![fleet.name, fleet.origin, fleet.manifest_path, fleet.session, fleet.socket],
+                params![
+                    fleet.name,
+                    fleet.origin,
+                    fleet.manifest_path,
+                    fleet.session,
+                    fleet.socket
+                ],
             )?;
-            Ok(tx.query_row("SELECT id FROM fleets WHERE name = ?1", [fleet.name], |r| r.get(0))?)
+            Ok(
+                tx.query_row("SELECT id FROM fleets WHERE name = ?1", [fleet.name], |r| {
+                    r.get(0)
+                })?,
+            )
         })
     }
 
@@ -100,7 +113,8 @@ impl Registry {
 
     /// Deletes a fleet and, by cascade, its agents, messages, events and monitor state.
     pub fn purge_fleet(&mut self, fleet_id: i64) -> Result<()> {
-        self.conn().execute("DELETE FROM fleets WHERE id = ?1", [fleet_id])?;
+        self.conn()
+            .execute("DELETE FROM fleets WHERE id = ?1", [fleet_id])?;
         Ok(())
     }
 }

@@ -10,6 +10,7 @@
 pub mod agents;
 pub mod events;
 pub mod fleets;
+pub mod inspect;
 pub mod location;
 
 use std::time::Duration;

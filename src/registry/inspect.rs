@@ -1,0 +1,119 @@
+//! A read-only look at a registry file for `cafleet doctor`: whether it exists, its
+//! schema version and the monitors it says are running. Unlike `Registry::open` this never
+//! creates, migrates or writes the file, so a diagnosis changes nothing.
+
+use camino::Utf8Path;
+use rusqlite::{Connection, OpenFlags};
+
+use super::{SCHEMA_VERSION, describe_sqlite_error};
+use crate::error::Result;
+
+/// What is at the registry location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inspection {
+    /// No file there yet; the first command that needs it creates it.
+    Missing,
+    /// A registry at `schema_version`; `monitors` is empty when the schema is one this
+    /// binary does not know.
+    Present {
+        schema_version: i64,
+        monitors: Vec<RunningMonitor>,
+    },
+}
+
+/// A `monitors` row whose status is `running`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningMonitor {
+    pub fleet: String,
+    pub pid: Option<i64>,
+    pub last_tick_at: Option<String>,
+}
+
+/// Inspects the registry at `path` without creating or changing it.
+pub fn inspect(path: &Utf8Path) -> Result<Inspection> {
+    if !path.as_std_path().exists() {
+        return Ok(Inspection::Missing);
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(describe_sqlite_error)?;
+    let schema_version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(describe_sqlite_error)?;
+    let monitors = if (1..=SCHEMA_VERSION).contains(&schema_version) {
+        running_monitors(&conn).map_err(describe_sqlite_error)?
+    } else {
+        Vec::new()
+    };
+    Ok(Inspection::Present {
+        schema_version,
+        monitors,
+    })
+}
+
+fn running_monitors(conn: &Connection) -> rusqlite::Result<Vec<RunningMonitor>> {
+    let mut stmt = conn.prepare(
+        "SELECT f.name, m.pid, m.last_tick_at FROM monitors m \
+         JOIN fleets f ON f.id = m.fleet_id \
+         WHERE m.status = 'running' ORDER BY f.name",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        Ok(RunningMonitor {
+            fleet: row.get(0)?,
+            pid: row.get(1)?,
+            last_tick_at: row.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use camino::Utf8PathBuf;
+
+    use super::*;
+    use crate::registry::Registry;
+
+    #[test]
+    fn missing_file_is_not_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(tmp.path().join("sub/cafleet.db")).unwrap();
+        assert_eq!(inspect(&path).unwrap(), Inspection::Missing);
+        assert!(!path.as_std_path().exists());
+        assert!(!path.parent().unwrap().as_std_path().exists());
+    }
+
+    #[test]
+    fn reads_version_and_running_monitors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(tmp.path().join("cafleet.db")).unwrap();
+        let mut registry = Registry::open(&path).unwrap();
+        registry
+            .write(|tx| {
+                tx.execute_batch(
+                    "INSERT INTO fleets (id, name, origin, session) VALUES \
+                       (1, 'shop', 'cli', 'cafleet-shop'), (2, 'idle', 'cli', 'cafleet-idle');
+                     INSERT INTO monitors (fleet_id, pid, status) VALUES \
+                       (1, 4242, 'running'), (2, 17, 'stopped');",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        drop(registry);
+        let Inspection::Present {
+            schema_version,
+            monitors,
+        } = inspect(&path).unwrap()
+        else {
+            panic!("registry should be present");
+        };
+        assert_eq!(schema_version, SCHEMA_VERSION);
+        assert_eq!(
+            monitors,
+            vec![RunningMonitor {
+                fleet: "shop".into(),
+                pid: Some(4242),
+                last_tick_at: None,
+            }]
+        );
+    }
+}

@@ -1,0 +1,395 @@
+//! The setup commands run as a real binary: `skill install|list`, `doctor` and
+//! `completions`. Every run gets a cleared environment with HOME and the agents' config
+//! variables pointing into a temp dir, so the user's real folders are never touched.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// `cafleet` with nothing from the caller's environment but a PATH to `/bin/sh`.
+fn cafleet(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("cafleet").unwrap();
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", "/usr/bin:/bin")
+        .env("LC_ALL", "C");
+    cmd
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The `key: value` lines between the opening and closing `---`.
+fn front_matter(path: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("---"),
+        "{} lacks front matter",
+        path.display()
+    );
+    let mut fields = BTreeMap::new();
+    for line in lines {
+        if line == "---" {
+            return fields;
+        }
+        if line.starts_with(' ') || line.is_empty() {
+            continue;
+        }
+        let (key, value) = line
+            .split_once(':')
+            .unwrap_or_else(|| panic!("{}: bad line {line:?}", path.display()));
+        fields.insert(key.to_string(), value.trim().to_string());
+    }
+    panic!("{}: front matter is not closed", path.display());
+}
+
+fn assert_skills(skills_dir: &Path) {
+    for name in ["cafleet", "cafleet-design-doc", "cafleet-research"] {
+        let fields = front_matter(&skills_dir.join(name).join("SKILL.md"));
+        assert_eq!(fields.get("name").map(String::as_str), Some(name));
+        assert!(!fields.get("description").unwrap().is_empty());
+    }
+    assert!(skills_dir.join("cafleet/roles/director.md").is_file());
+}
+
+/// Installs twice; the second run must report `unchanged` for every file and leave
+/// every modification time alone.
+fn install_twice(home: &Path, root: &Path, args: &[&str], envs: &[(&str, &Path)]) -> Vec<PathBuf> {
+    let run = |expect: &str| {
+        let mut cmd = cafleet(home);
+        cmd.args(["skill", "install"]).args(args);
+        for (key, value) in envs {
+            cmd.env(key, value);
+        }
+        let out = cmd.assert().success().get_output().stdout.clone();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.len() > 3, "{out}");
+        for line in &lines[..lines.len() - 1] {
+            assert!(line.starts_with(expect), "expected `{expect}`: {out}");
+        }
+        out
+    };
+    run("wrote");
+    let files = files_under(root);
+    assert!(!files.is_empty());
+    // Backdate every file so a rewrite, however fast, would show.
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    for file in &files {
+        std::fs::File::options()
+            .write(true)
+            .open(file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let second = run("unchanged");
+    assert!(second.contains("nothing changed"), "{second}");
+    for file in &files {
+        let mtime = file.metadata().unwrap().modified().unwrap();
+        assert_eq!(mtime, old, "{} was rewritten", file.display());
+    }
+    assert_eq!(files_under(root), files, "the second run added files");
+    files
+}
+
+#[test]
+fn install_for_claude_into_home() {
+    let home = TempDir::new().unwrap();
+    install_twice(home.path(), home.path(), &["--agent", "claude"], &[]);
+    assert_skills(&home.path().join(".claude/skills"));
+}
+
+#[test]
+fn install_for_codex_respects_codex_home() {
+    let home = TempDir::new().unwrap();
+    let codex_home = home.path().join("codex-home");
+    let files = install_twice(
+        home.path(),
+        home.path(),
+        &["--agent", "codex"],
+        &[("CODEX_HOME", &codex_home)],
+    );
+    assert!(files.iter().all(|f| f.starts_with(&codex_home)));
+    assert_skills(&codex_home.join("skills"));
+    let rules = std::fs::read_to_string(codex_home.join("rules/cafleet.rules")).unwrap();
+    assert!(rules.contains("prefix_rule("));
+}
+
+#[test]
+fn install_for_opencode_respects_its_config_dirs() {
+    let home = TempDir::new().unwrap();
+    let xdg = home.path().join("xdg");
+    install_twice(
+        home.path(),
+        home.path(),
+        &["--agent", "opencode"],
+        &[("XDG_CONFIG_HOME", &xdg)],
+    );
+    assert_skills(&xdg.join("opencode/skills"));
+    let agent = front_matter(&xdg.join("opencode/agents/cafleet.md"));
+    for key in ["description", "mode", "permission"] {
+        assert!(agent.contains_key(key), "agent preset lacks `{key}`");
+    }
+
+    let other = TempDir::new().unwrap();
+    let config_dir = other.path().join("oc");
+    install_twice(
+        other.path(),
+        other.path(),
+        &["--agent", "opencode"],
+        &[
+            ("OPENCODE_CONFIG_DIR", &config_dir),
+            ("XDG_CONFIG_HOME", &xdg),
+        ],
+    );
+    assert_skills(&config_dir.join("skills"));
+    assert!(config_dir.join("agents/cafleet.md").is_file());
+}
+
+#[test]
+fn install_into_a_project_folder() {
+    let home = TempDir::new().unwrap();
+    let project = TempDir::new().unwrap();
+    let dir = project.path().to_str().unwrap();
+    for agent in ["claude", "codex", "opencode"] {
+        cafleet(home.path())
+            .args(["skill", "install", "--agent", agent, "--dir", dir])
+            .assert()
+            .success();
+    }
+    assert_skills(&project.path().join(".claude/skills"));
+    assert_skills(&project.path().join(".agents/skills"));
+    assert_skills(&project.path().join(".opencode/skills"));
+    assert!(project.path().join(".codex/rules/cafleet.rules").is_file());
+    assert!(project.path().join(".opencode/agents/cafleet.md").is_file());
+    assert!(files_under(home.path()).is_empty(), "--dir wrote into HOME");
+
+    let missing = project.path().join("nope");
+    let out = cafleet(home.path())
+        .args(["skill", "install", "--agent", "claude", "--dir"])
+        .arg(&missing)
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.starts_with("error: ") && err.contains("\nhint: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_shows_where_skills_are_installed() {
+    let home = TempDir::new().unwrap();
+    cafleet(home.path())
+        .args(["skill", "install", "--agent", "claude"])
+        .assert()
+        .success();
+    let out = cafleet(home.path())
+        .args(["skill", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let names: Vec<&str> = json["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cafleet", "cafleet-design-doc", "cafleet-research"]);
+    let state = |agent: &str| {
+        json["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == agent)
+            .unwrap()["skills"][0]["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(state("claude"), "installed");
+    assert_eq!(state("codex"), "missing");
+    assert_eq!(state("opencode"), "missing");
+}
+
+/// A PATH of fake programs that print a version.
+fn fake_path(programs: &[&str]) -> TempDir {
+    let dir = TempDir::new().unwrap();
+    for program in programs {
+        let version = match *program {
+            "tmux" => "tmux 3.3a",
+            "claude" => "2.1.197 (Claude Code)",
+            "codex" => "codex-cli 0.169.0",
+            _ => "1.18.33",
+        };
+        let path = dir.path().join(program);
+        std::fs::write(&path, format!("#!/bin/sh\necho '{version}'\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+struct Doctor {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn doctor(home: &Path, path: &Path, extra: &[&str]) -> Doctor {
+    let out = cafleet(home)
+        .env("PATH", path)
+        .arg("doctor")
+        .args(extra)
+        .output()
+        .unwrap();
+    Doctor {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn line_of<'a>(report: &'a str, name: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(name))
+        .unwrap_or_else(|| panic!("no `{name}` line in:\n{report}"))
+}
+
+#[test]
+fn doctor_fails_without_tmux_and_says_how_to_install_it() {
+    let home = TempDir::new().unwrap();
+    let path = fake_path(&["claude", "codex", "opencode"]);
+    let run = doctor(home.path(), path.path(), &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        line_of(&run.stdout, "tmux").starts_with("FAIL"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: tmux: ") && run.stderr.contains("install tmux"),
+        "{}",
+        run.stderr
+    );
+    // Checking must not create the registry.
+    assert!(!home.path().join(".local/share/cafleet").exists());
+}
+
+#[test]
+fn doctor_only_warns_about_each_missing_backend() {
+    let home = TempDir::new().unwrap();
+    for missing in ["claude", "codex", "opencode"] {
+        let present: Vec<&str> = ["tmux", "claude", "codex", "opencode"]
+            .into_iter()
+            .filter(|p| *p != missing)
+            .collect();
+        let path = fake_path(&present);
+        let run = doctor(home.path(), path.path(), &[]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let line = line_of(&run.stdout, &format!("backend.{missing}"));
+        assert!(line.starts_with("warn"), "{line}");
+        assert!(run.stdout.contains("fix: npm install -g"), "{}", run.stdout);
+        assert!(line_of(&run.stdout, "tmux").starts_with("ok"));
+    }
+}
+
+#[test]
+fn doctor_is_all_ok_when_everything_is_there() {
+    let home = TempDir::new().unwrap();
+    let path = fake_path(&["tmux", "claude", "codex", "opencode"]);
+    for agent in ["claude", "codex", "opencode"] {
+        cafleet(home.path())
+            .args(["skill", "install", "--agent", agent])
+            .assert()
+            .success();
+    }
+    cafleet(home.path()).args(["db", "init"]).assert().success();
+    let run = doctor(home.path(), path.path(), &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let checks: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.contains(" ok, "))
+        .collect();
+    assert!(checks.iter().all(|l| l.starts_with("ok")), "{}", run.stdout);
+    assert!(line_of(&run.stdout, "tmux").contains("tmux 3.3a"));
+    assert!(line_of(&run.stdout, "backend.codex").contains("codex-cli 0.169.0"));
+
+    let run = doctor(home.path(), path.path(), &["--json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["ok"], true);
+    let database = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "database")
+        .unwrap();
+    assert_eq!(database["status"], "ok");
+    assert_eq!(database["version"], "1");
+    for check in json["checks"].as_array().unwrap() {
+        for field in ["name", "status", "message", "path", "version", "fix"] {
+            assert!(check.get(field).is_some(), "{check} lacks `{field}`");
+        }
+    }
+}
+
+#[test]
+fn doctor_reports_a_registry_that_is_not_created_yet() {
+    let home = TempDir::new().unwrap();
+    let path = fake_path(&["tmux"]);
+    let run = doctor(home.path(), path.path(), &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let line = line_of(&run.stdout, "database");
+    assert!(line.starts_with("warn") && line.contains("not created yet, run `cafleet db init`"));
+    assert!(!home.path().join(".local/share/cafleet").exists());
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let home = TempDir::new().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = cafleet(home.path())
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let script = String::from_utf8(out).unwrap();
+        assert!(script.contains("cafleet"), "{shell}: {script}");
+        assert!(script.contains("doctor"), "{shell} lacks the subcommands");
+    }
+    cafleet(home.path())
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2);
+}
