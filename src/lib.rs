@@ -9,6 +9,7 @@ pub mod error;
 
 pub mod backend;
 pub mod manifest;
+pub mod plan;
 pub mod registry;
 
 pub mod doctor;
