@@ -4,11 +4,13 @@
 //! The binary is a thin `main.rs` over this library; see `cli` for the commands and
 //! `manifest` → `plan` → `apply` for the reconcile pipeline.
 
+pub mod apply;
 pub mod cli;
 pub mod error;
 
 pub mod backend;
 pub mod manifest;
+pub mod monitor_stop;
 pub mod plan;
 pub mod registry;
 
