@@ -8,4 +8,5 @@ pub mod cli;
 pub mod error;
 
 pub mod backend;
+pub mod process;
 pub mod registry;
