@@ -10,3 +10,4 @@ pub mod error;
 pub mod backend;
 pub mod process;
 pub mod registry;
+pub mod tmux;
