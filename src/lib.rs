@@ -5,14 +5,14 @@
 //! `manifest` → `plan` → `apply` for the reconcile pipeline.
 
 pub mod apply;
-pub mod cli;
-pub mod error;
-
 pub mod backend;
+pub mod cli;
+pub mod doctor;
+pub mod error;
 pub mod manifest;
 pub mod monitor_stop;
 pub mod plan;
+pub mod process;
 pub mod registry;
-
-pub mod doctor;
 pub mod skills;
+pub mod tmux;
