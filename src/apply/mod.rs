@@ -33,7 +33,9 @@ pub const KILL_GRACE: Duration = Duration::from_secs(3);
 /// The tmux server a fleet lives on: `override_socket` (a name for `-L`, or a path with a
 /// `/` for `-S`) when given, else the socket the fleet recorded, else the default server.
 pub fn tmux_for(override_socket: Option<&str>, fleet_socket: &str) -> Tmux {
-    let socket = override_socket.filter(|s| !s.is_empty()).unwrap_or(fleet_socket);
+    let socket = override_socket
+        .filter(|s| !s.is_empty())
+        .unwrap_or(fleet_socket);
     if socket.is_empty() {
         Tmux::default_server()
     } else if socket.contains('/') {
@@ -66,24 +68,36 @@ pub struct Env<'a> {
 /// The argv actually run: a fake agent runs this very binary.
 fn launch_argv(spec: &LaunchSpec) -> Vec<String> {
     let mut argv = spec.argv.clone();
-    if spec.backend == crate::manifest::BackendName::Fake {
-        if let (Some(first), Ok(exe)) = (argv.first_mut(), std::env::current_exe()) {
-            *first = exe.to_string_lossy().into_owned();
-        }
+    if spec.backend == crate::manifest::BackendName::Fake
+        && let (Some(first), Ok(exe)) = (argv.first_mut(), std::env::current_exe())
+    {
+        *first = exe.to_string_lossy().into_owned();
     }
     argv
 }
 
 /// The environment of an agent's pane: the spec's, the identity variables, and PATH with
 /// this cafleet's folder first so `cafleet` in the pane is the same binary.
-fn launch_env(fleet: &str, name: &str, spec: &LaunchSpec, db_path: &Utf8Path) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+fn launch_env(
+    fleet: &str,
+    name: &str,
+    spec: &LaunchSpec,
+    db_path: &Utf8Path,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = spec
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     env.push(("CAFLEET_FLEET".into(), fleet.into()));
     env.push(("CAFLEET_MEMBER".into(), name.into()));
     env.push(("CAFLEET_DATABASE_URL".into(), db_path.to_string()));
     if !spec.env.contains_key("PATH") {
         let path = std::env::var("PATH").unwrap_or_default();
-        let path = match std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.to_owned())) {
+        let path = match std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|p| p.to_owned()))
+        {
             Some(dir) => format!("{}:{path}", dir.display()),
             None => path,
         };
@@ -123,7 +137,11 @@ pub fn spawn(env: &mut Env<'_>, req: &SpawnRequest<'_>) -> Result<PaneId> {
         None => tmux.new_session(&fleet.session, Some("agents"), &launch),
         Some(session) => {
             let windows = tmux.list_windows(session)?;
-            match windows.iter().rev().find(|w| (w.panes as usize) < req.panes_per_window) {
+            match windows
+                .iter()
+                .rev()
+                .find(|w| (w.panes as usize) < req.panes_per_window)
+            {
                 Some(window) => tmux.split_window(window.id, Split::Vertical, &launch),
                 None => tmux.new_window(session, Some("agents"), &launch),
             }
@@ -134,7 +152,11 @@ pub fn spawn(env: &mut Env<'_>, req: &SpawnRequest<'_>) -> Result<PaneId> {
         err.message = format!("failed to start a pane for `{}`: {}", req.name, err.message);
         err
     })?;
-    env.registry.set_agent_pane(agent_id, &spawned.pane.to_string(), spawned.pid.map(i64::from))?;
+    env.registry.set_agent_pane(
+        agent_id,
+        &spawned.pane.to_string(),
+        spawned.pid.map(i64::from),
+    )?;
     env.registry.event(
         Some(fleet.id),
         Some(req.name),
@@ -190,12 +212,22 @@ pub fn run(
         socket,
     })?;
     let row = registry.require_fleet(&fleet.name)?;
-    registry.event(Some(fleet_id), None, "up.start", json!({"file": fleet.file, "summary": plan.summary()}))?;
+    registry.event(
+        Some(fleet_id),
+        None,
+        "up.start",
+        json!({"file": fleet.file, "summary": plan.summary()}),
+    )?;
     let mut report = Report::default();
 
     for stray in &plan.strays {
         kill_pane(tmux, &stray.id, &fleet.name, &stray.member)?;
-        registry.event(Some(fleet_id), Some(&stray.member), "kill", json!({"pane": stray.id, "reason": "stray"}))?;
+        registry.event(
+            Some(fleet_id),
+            Some(&stray.member),
+            "kill",
+            json!({"pane": stray.id, "reason": "stray"}),
+        )?;
     }
     for step in &plan.steps {
         match &step.action {
@@ -206,12 +238,22 @@ pub fn run(
                 if let Some(agent) = registry.agent(fleet_id, &step.name)? {
                     registry.clear_agent_pane(agent.id, "removed", Some(reason))?;
                 }
-                registry.event(Some(fleet_id), Some(&step.name), "remove", json!({"reason": reason, "pane": step.pane}))?;
+                registry.event(
+                    Some(fleet_id),
+                    Some(&step.name),
+                    "remove",
+                    json!({"reason": reason, "pane": step.pane}),
+                )?;
                 let _ = writeln!(out, "removed {}", step.name);
                 report.removed.push(step.name.clone());
             }
             Action::Keep { drift } if !drift.is_empty() => {
-                registry.event(Some(fleet_id), Some(&step.name), "drift.kept", json!({"changes": drift}))?;
+                registry.event(
+                    Some(fleet_id),
+                    Some(&step.name),
+                    "drift.kept",
+                    json!({"changes": drift}),
+                )?;
             }
             _ => {}
         }
@@ -227,10 +269,16 @@ pub fn run(
         if let Some(pane) = &step.pane {
             // A dead pane kept by remain-on-exit, or the old pane of a recreate.
             kill_pane(tmux, pane, &fleet.name, &step.name)?;
-            registry.event(Some(fleet_id), Some(&step.name), "kill", json!({"pane": pane, "reason": if recreate { "recreate" } else { "dead" }}))?;
+            registry.event(
+                Some(fleet_id),
+                Some(&step.name),
+                "kill",
+                json!({"pane": pane, "reason": if recreate { "recreate" } else { "dead" }}),
+            )?;
         }
-        let pane = spawn_agent(registry, tmux, db_path, &row, fleet, agent)
-            .map_err(|err| err.hint("what already started stays registered; run `cafleet up` again to continue"))?;
+        let pane = spawn_agent(registry, tmux, db_path, &row, fleet, agent).map_err(|err| {
+            err.hint("what already started stays registered; run `cafleet up` again to continue")
+        })?;
         let verb = if recreate { "recreated" } else { "created" };
         let _ = writeln!(out, "{verb} {} in {pane}", step.name);
         if recreate {
@@ -243,8 +291,19 @@ pub fn run(
     Ok(report)
 }
 
-fn spawn_agent(registry: &mut Registry, tmux: &Tmux, db_path: &Utf8Path, row: &FleetRow, fleet: &Fleet, agent: &Agent) -> Result<PaneId> {
-    let mut env = Env { registry, tmux, db_path };
+fn spawn_agent(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    db_path: &Utf8Path,
+    row: &FleetRow,
+    fleet: &Fleet,
+    agent: &Agent,
+) -> Result<PaneId> {
+    let mut env = Env {
+        registry,
+        tmux,
+        db_path,
+    };
     spawn(
         &mut env,
         &SpawnRequest {
@@ -263,7 +322,11 @@ fn spawn_agent(registry: &mut Registry, tmux: &Tmux, db_path: &Utf8Path, row: &F
 
 /// Waits until every named agent's pane shows it is ready, or `timeout` passes.
 /// Returns the names that were not ready in time.
-pub fn wait_ready(tmux: &Tmux, agents: &[(String, String, crate::manifest::BackendName)], timeout: Duration) -> Result<Vec<String>> {
+pub fn wait_ready(
+    tmux: &Tmux,
+    agents: &[(String, String, crate::manifest::BackendName)],
+    timeout: Duration,
+) -> Result<Vec<String>> {
     let deadline = Instant::now() + timeout;
     let mut pending: Vec<&(String, String, crate::manifest::BackendName)> = agents.iter().collect();
     loop {
@@ -279,7 +342,10 @@ pub fn wait_ready(tmux: &Tmux, agents: &[(String, String, crate::manifest::Backe
             return Ok(Vec::new());
         }
         if Instant::now() >= deadline {
-            return Ok(pending.into_iter().map(|(name, _, _)| name.clone()).collect());
+            return Ok(pending
+                .into_iter()
+                .map(|(name, _, _)| name.clone())
+                .collect());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -306,7 +372,12 @@ fn is_ready(tmux: &Tmux, pane: &str, backend: crate::manifest::BackendName) -> R
 
 /// `down`: kills every pane tagged with the fleet (and only those), the session if
 /// nothing else is left in it, marks the agents stopped, and checks nothing tagged is left.
-pub fn down(registry: &mut Registry, tmux: &Tmux, fleet: &FleetRow, out: &mut dyn Write) -> Result<usize> {
+pub fn down(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    out: &mut dyn Write,
+) -> Result<usize> {
     registry.event(Some(fleet.id), None, "down.start", json!({}))?;
     let mut killed = 0;
     let panes = fleet_panes(tmux, &fleet.name)?;
@@ -314,7 +385,12 @@ pub fn down(registry: &mut Registry, tmux: &Tmux, fleet: &FleetRow, out: &mut dy
         let member = pane.option(TAG_MEMBER).unwrap_or_default().to_string();
         if kill_pane(tmux, &pane.id.to_string(), &fleet.name, &member)? {
             killed += 1;
-            registry.event(Some(fleet.id), Some(&member), "kill", json!({"pane": pane.id.to_string(), "reason": "down"}))?;
+            registry.event(
+                Some(fleet.id),
+                Some(&member),
+                "kill",
+                json!({"pane": pane.id.to_string(), "reason": "down"}),
+            )?;
             let _ = writeln!(out, "stopped {member} ({})", pane.id);
         }
     }
@@ -336,8 +412,12 @@ pub fn down(registry: &mut Registry, tmux: &Tmux, fleet: &FleetRow, out: &mut dy
     let left = fleet_panes(tmux, &fleet.name)?;
     if !left.is_empty() {
         let ids: Vec<String> = left.iter().map(|p| p.id.to_string()).collect();
-        return Err(Error::failure(format!("panes of `{}` are still there after down: {}", fleet.name, ids.join(", ")))
-            .hint("run `cafleet down` again; if they stay, kill them with `tmux kill-pane -t ID`"));
+        return Err(Error::failure(format!(
+            "panes of `{}` are still there after down: {}",
+            fleet.name,
+            ids.join(", ")
+        ))
+        .hint("run `cafleet down` again; if they stay, kill them with `tmux kill-pane -t ID`"));
     }
     registry.event(Some(fleet.id), None, "down.done", json!({"killed": killed}))?;
     Ok(killed)

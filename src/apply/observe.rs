@@ -13,7 +13,11 @@ use crate::tmux::{Pane, Tmux};
 
 /// Every pane on the server tagged with `fleet`.
 pub fn fleet_panes(tmux: &Tmux, fleet: &str) -> Result<Vec<Pane>> {
-    Ok(tmux.list_panes(&TAGS)?.into_iter().filter(|p| p.option(TAG_FLEET) == Some(fleet)).collect())
+    Ok(tmux
+        .list_panes(&TAGS)?
+        .into_iter()
+        .filter(|p| p.option(TAG_FLEET) == Some(fleet))
+        .collect())
 }
 
 /// The registry's agents of `fleet` and the panes that are theirs.
@@ -25,7 +29,10 @@ pub fn observe(registry: &Registry, tmux: &Tmux, fleet: &str) -> Result<Observed
             agents: Vec::new(),
             strays: panes
                 .iter()
-                .map(|p| StrayPane { id: p.id.to_string(), member: p.option(TAG_MEMBER).unwrap_or_default().to_string() })
+                .map(|p| StrayPane {
+                    id: p.id.to_string(),
+                    member: p.option(TAG_MEMBER).unwrap_or_default().to_string(),
+                })
                 .collect(),
         });
     };
@@ -38,8 +45,22 @@ pub fn observe(registry: &Registry, tmux: &Tmux, fleet: &str) -> Result<Observed
         let pane = agent
             .pane_id
             .as_deref()
-            .and_then(|id| panes.iter().filter(tagged_for).find(|p| p.id.to_string() == id))
-            .or_else(|| if agent.status == "removed" { None } else { panes.iter().filter(tagged_for).find(|p| !claimed.contains(&p.id.to_string())) });
+            .and_then(|id| {
+                panes
+                    .iter()
+                    .filter(tagged_for)
+                    .find(|p| p.id.to_string() == id)
+            })
+            .or_else(|| {
+                if agent.status == "removed" {
+                    None
+                } else {
+                    panes
+                        .iter()
+                        .filter(tagged_for)
+                        .find(|p| !claimed.contains(&p.id.to_string()))
+                }
+            });
         if let Some(p) = pane {
             claimed.insert(p.id.to_string());
         }
@@ -65,7 +86,10 @@ pub fn observe(registry: &Registry, tmux: &Tmux, fleet: &str) -> Result<Observed
     let strays = panes
         .iter()
         .filter(|p| !claimed.contains(&p.id.to_string()))
-        .map(|p| StrayPane { id: p.id.to_string(), member: p.option(TAG_MEMBER).unwrap_or_default().to_string() })
+        .map(|p| StrayPane {
+            id: p.id.to_string(),
+            member: p.option(TAG_MEMBER).unwrap_or_default().to_string(),
+        })
         .collect();
     Ok(Observed { agents, strays })
 }

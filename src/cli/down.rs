@@ -30,7 +30,9 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
     let name = match (&args.file, &args.fleet) {
         (Some(file), _) => Some(config::load(globals, file)?.name),
         (None, Some(name)) => Some(name.clone()),
-        (None, None) if std::path::Path::new("fleet.toml").exists() => Some(config::load(globals, "fleet.toml".as_ref())?.name),
+        (None, None) if std::path::Path::new("fleet.toml").exists() => {
+            Some(config::load(globals, "fleet.toml".as_ref())?.name)
+        }
         (None, None) => None,
     };
     let fleet = match name {
@@ -40,7 +42,9 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
                 if args.json {
                     print_json(&serde_json::json!({"fleet": name, "stopped": 0, "purged": false}))?;
                 } else {
-                    print(&format!("fleet `{name}` is not registered: nothing to do\n"))?;
+                    print(&format!(
+                        "fleet `{name}` is not registered: nothing to do\n"
+                    ))?;
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -55,11 +59,21 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
         registry.purge_fleet(fleet.id)?;
     }
     if args.json {
-        print_json(&serde_json::json!({"fleet": fleet.name, "stopped": stopped, "purged": args.purge}))?;
+        print_json(
+            &serde_json::json!({"fleet": fleet.name, "stopped": stopped, "purged": args.purge}),
+        )?;
     } else {
         print(&String::from_utf8_lossy(&out))?;
-        let purged = if args.purge { "; its registry rows were deleted" } else { "" };
-        print(&format!("fleet `{}` is down ({stopped} pane{} stopped{purged})\n", fleet.name, if stopped == 1 { "" } else { "s" }))?;
+        let purged = if args.purge {
+            "; its registry rows were deleted"
+        } else {
+            ""
+        };
+        print(&format!(
+            "fleet `{}` is down ({stopped} pane{} stopped{purged})\n",
+            fleet.name,
+            if stopped == 1 { "" } else { "s" }
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -160,7 +160,9 @@ pub(crate) fn pick_fleet(
     registry: &crate::registry::Registry,
     flag: Option<&str>,
 ) -> Result<crate::registry::fleets::FleetRow> {
-    let env = std::env::var("CAFLEET_FLEET").ok().filter(|s| !s.is_empty());
+    let env = std::env::var("CAFLEET_FLEET")
+        .ok()
+        .filter(|s| !s.is_empty());
     if let Some(name) = flag.map(String::from).or(env) {
         return registry.require_fleet(&name);
     }

@@ -93,7 +93,13 @@ pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
         print("no agents: bring a fleet up with `cafleet up FILE`\n")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = vec![["FLEET", "NAME", "ROLE", "BACKEND", "MODEL", "STATE", "UNREAD", "PANE", "DRIFT"].map(String::from).to_vec()];
+    let mut table = vec![
+        [
+            "FLEET", "NAME", "ROLE", "BACKEND", "MODEL", "STATE", "UNREAD", "PANE", "DRIFT",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for r in &rows {
         table.push(vec![
             r.fleet.clone(),
@@ -114,7 +120,10 @@ pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
 fn ps_rows(globals: &Globals, registry: &Registry, fleet: &FleetRow) -> Result<Vec<PsRow>> {
     let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
     let panes: HashMap<String, crate::tmux::Pane> = if fleet.status == "up" {
-        apply::fleet_panes(&tmux, &fleet.name)?.into_iter().map(|p| (p.id.to_string(), p)).collect()
+        apply::fleet_panes(&tmux, &fleet.name)?
+            .into_iter()
+            .map(|p| (p.id.to_string(), p))
+            .collect()
     } else {
         HashMap::new()
     };
@@ -142,7 +151,9 @@ fn ps_rows(globals: &Globals, registry: &Registry, fleet: &FleetRow) -> Result<V
             }
             Some(_) => (agent.status.clone(), agent.status_reason.clone()),
         };
-        let drift = pane.and_then(|p| p.option(TAG_HASH)).is_some_and(|h| Some(h) != agent.config_hash.as_deref());
+        let drift = pane
+            .and_then(|p| p.option(TAG_HASH))
+            .is_some_and(|h| Some(h) != agent.config_hash.as_deref());
         rows.push(PsRow {
             fleet: fleet.name.clone(),
             unread: unread.get(&agent.name).copied().unwrap_or(0),
@@ -164,14 +175,26 @@ fn ps_rows(globals: &Globals, registry: &Registry, fleet: &FleetRow) -> Result<V
 pub(crate) fn format_table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {
         let cells: Vec<String> = row
             .iter()
             .enumerate()
-            .map(|(i, cell)| if i + 1 == row.len() { cell.clone() } else { format!("{cell:<width$}", width = widths[i]) })
+            .map(|(i, cell)| {
+                if i + 1 == row.len() {
+                    cell.clone()
+                } else {
+                    format!("{cell:<width$}", width = widths[i])
+                }
+            })
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
@@ -192,9 +215,14 @@ pub fn run_logs(globals: &Globals, args: LogsArgs) -> Result<ExitCode> {
     let agent = registry.require_agent(fleet.id, &fleet.name, &args.member)?;
     let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
     let no_pane = || {
-        Error::failure(format!("`{}` has no live pane", args.member)).hint("bring it back with `cafleet up`")
+        Error::failure(format!("`{}` has no live pane", args.member))
+            .hint("bring it back with `cafleet up`")
     };
-    let pane_id: crate::tmux::PaneId = agent.pane_id.as_deref().and_then(|p| p.parse().ok()).ok_or_else(no_pane)?;
+    let pane_id: crate::tmux::PaneId = agent
+        .pane_id
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(no_pane)?;
     let pane = tmux.pane(pane_id, &apply::TAGS)?.ok_or_else(no_pane)?;
     if pane.option(TAG_MEMBER) != Some(agent.name.as_str()) {
         return Err(no_pane());
@@ -216,7 +244,8 @@ pub fn run_events(globals: &Globals, args: EventsArgs) -> Result<ExitCode> {
         let events = registry.events(fleet_id, args.since.as_deref(), after, 1000)?;
         for event in &events {
             if args.json {
-                let line = serde_json::to_string(event).map_err(|e| Error::failure(e.to_string()))?;
+                let line =
+                    serde_json::to_string(event).map_err(|e| Error::failure(e.to_string()))?;
                 print(&format!("{line}\n"))?;
             } else {
                 print(&format!(

@@ -58,7 +58,8 @@ pub struct PlanArgs {
 }
 
 pub(crate) fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    crate::manifest::duration::parse(text).ok_or_else(|| format!("`{text}` is not a duration such as 30s, 5m or 1h"))
+    crate::manifest::duration::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 30s, 5m or 1h"))
 }
 
 pub fn run_plan(globals: &Globals, args: PlanArgs) -> Result<ExitCode> {
@@ -84,13 +85,19 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     for name in &args.recreate {
         if fleet.agent(name).is_none() {
             let names: Vec<&str> = fleet.agents.iter().map(|a| a.name.as_str()).collect();
-            return Err(Error::usage(format!("--recreate names `{name}`, which the fleet file does not declare"))
-                .hint(format!("agents: {}", names.join(", "))));
+            return Err(Error::usage(format!(
+                "--recreate names `{name}`, which the fleet file does not declare"
+            ))
+            .hint(format!("agents: {}", names.join(", "))));
         }
     }
     let db_path = apply::absolute_db(&globals.db_path()?);
     let mut registry = crate::registry::Registry::open(&db_path)?;
-    let socket = globals.tmux_socket.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| fleet.socket.clone());
+    let socket = globals
+        .tmux_socket
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| fleet.socket.clone());
     let tmux = apply::tmux_for(Some(&socket), "");
     let observed = apply::observe(&registry, &tmux, &fleet.name)?;
     let options = plan::Options {
@@ -105,13 +112,23 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     }
     if args.dry_run {
         if args.json {
-            print_json(&serde_json::json!({ "plan": plan, "summary": plan.summary(), "changes": plan.has_changes() }))?;
+            print_json(
+                &serde_json::json!({ "plan": plan, "summary": plan.summary(), "changes": plan.has_changes() }),
+            )?;
         }
         return Ok(ExitCode::from(if plan.has_changes() { 2 } else { 0 }));
     }
     let report = if plan.has_changes() {
         let mut out: Vec<u8> = Vec::new();
-        let report = apply::run(&mut registry, &tmux, &fleet, &socket, &db_path, &plan, &mut out)?;
+        let report = apply::run(
+            &mut registry,
+            &tmux,
+            &fleet,
+            &socket,
+            &db_path,
+            &plan,
+            &mut out,
+        )?;
         if !args.json {
             print(&String::from_utf8_lossy(&out))?;
         }
@@ -122,9 +139,15 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         }
         apply::Report::default()
     };
-    let laggards = if args.wait { wait(&registry, &tmux, &fleet.name, &plan, args.timeout)? } else { Vec::new() };
+    let laggards = if args.wait {
+        wait(&registry, &tmux, &fleet.name, &plan, args.timeout)?
+    } else {
+        Vec::new()
+    };
     if args.json {
-        print_json(&serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards }))?;
+        print_json(
+            &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards }),
+        )?;
     }
     if !laggards.is_empty() {
         return Err(Error::timeout(format!(
@@ -132,7 +155,10 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
             crate::manifest::duration::format(args.timeout),
             laggards.join(", ")
         ))
-        .hint(format!("look at their screens with `cafleet logs NAME`, or wait longer with --timeout")));
+        .hint(
+            "look at their screens with `cafleet logs NAME`, or wait longer with --timeout"
+                .to_string(),
+        ));
     }
     if args.attach {
         return attach(&tmux, &fleet.session);
@@ -140,7 +166,13 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn wait(registry: &crate::registry::Registry, tmux: &crate::tmux::Tmux, fleet: &str, plan: &Plan, timeout: Duration) -> Result<Vec<String>> {
+fn wait(
+    registry: &crate::registry::Registry,
+    tmux: &crate::tmux::Tmux,
+    fleet: &str,
+    plan: &Plan,
+    timeout: Duration,
+) -> Result<Vec<String>> {
     let row = registry.require_fleet(fleet)?;
     let declared: Vec<&str> = plan
         .steps
@@ -154,7 +186,11 @@ fn wait(registry: &crate::registry::Registry, tmux: &crate::tmux::Tmux, fleet: &
             continue;
         }
         let backend = agent.backend.parse().map_err(Error::failure)?;
-        agents.push((agent.name.clone(), agent.pane_id.clone().unwrap_or_default(), backend));
+        agents.push((
+            agent.name.clone(),
+            agent.pane_id.clone().unwrap_or_default(),
+            backend,
+        ));
     }
     apply::wait_ready(tmux, &agents, timeout)
 }
@@ -162,8 +198,9 @@ fn wait(registry: &crate::registry::Registry, tmux: &crate::tmux::Tmux, fleet: &
 /// Replaces this process with `tmux attach` to the session.
 pub(crate) fn attach(tmux: &crate::tmux::Tmux, session: &str) -> Result<ExitCode> {
     use std::os::unix::process::CommandExt;
-    let mut cmd = tmux.command();
+    let mut cmd = tmux.interactive_command();
     cmd.args(["attach-session", "-t", &format!("={session}")]);
     let err = cmd.exec();
-    Err(Error::failure(format!("cannot run tmux attach: {err}")).hint("is tmux installed and on PATH?"))
+    Err(Error::failure(format!("cannot run tmux attach: {err}"))
+        .hint("is tmux installed and on PATH?"))
 }

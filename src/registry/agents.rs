@@ -215,7 +215,9 @@ impl Registry {
              WHERE fleet_id = ?1 AND state IN ('queued', 'notified') GROUP BY recipient",
         )?;
         let rows = stmt
-            .query_map([fleet_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .query_map([fleet_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }

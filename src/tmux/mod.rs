@@ -174,6 +174,17 @@ impl Tmux {
         }
     }
 
+    /// A `tmux -u` command on this server with no subcommand yet, for the one case that
+    /// must hand the terminal to tmux itself (`attach-session`).
+    pub fn interactive_command(&self) -> Command {
+        let mut command = Command::new(&self.inner.program);
+        command.arg("-u").args(self.inner.socket.args());
+        if let Some(config) = &self.inner.config {
+            command.arg("-f").arg(config);
+        }
+        command
+    }
+
     /// The version tmux reports (`tmux 3.3a`), for `doctor`.
     pub fn version(&self) -> Result<String> {
         let output = Command::new(&self.inner.program)
