@@ -5,6 +5,7 @@
 //! the next `observe` understands.
 
 mod observe;
+mod status;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 
 pub use observe::{fleet_panes, observe};
+pub use status::{AgentStatus, fleet_status, pane_text};
 
 use crate::error::{Error, Result};
 use crate::manifest::{Agent, Fleet, LaunchSpec, Role};

@@ -1,17 +1,12 @@
 //! `cafleet ps`, `cafleet logs`, `cafleet attach` and `cafleet events`: looking at a
 //! running fleet.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::{Globals, pick_fleet, print, print_json};
-use crate::apply::{self, TAG_HASH, TAG_MEMBER};
+use crate::apply;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
-use crate::registry::fleets::FleetRow;
 
 /// List every agent: role, backend, model, state, unread count, pane and drift
 #[derive(Debug, clap::Args)]
@@ -60,21 +55,6 @@ pub struct EventsArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct PsRow {
-    fleet: String,
-    name: String,
-    role: String,
-    backend: String,
-    model: Option<String>,
-    state: String,
-    reason: Option<String>,
-    unread: i64,
-    pane: Option<String>,
-    drift: bool,
-    description: String,
-}
-
 pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
     let registry = globals.registry()?;
     let fleets = match &args.fleet {
@@ -83,7 +63,11 @@ pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
     };
     let mut rows = Vec::new();
     for fleet in &fleets {
-        rows.extend(ps_rows(globals, &registry, fleet)?);
+        rows.extend(apply::fleet_status(
+            globals.tmux_socket.as_deref(),
+            &registry,
+            fleet,
+        )?);
     }
     if args.json {
         print_json(&rows)?;
@@ -115,60 +99,6 @@ pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
     }
     print(&format_table(&table))?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn ps_rows(globals: &Globals, registry: &Registry, fleet: &FleetRow) -> Result<Vec<PsRow>> {
-    let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
-    let panes: HashMap<String, crate::tmux::Pane> = if fleet.status == "up" {
-        apply::fleet_panes(&tmux, &fleet.name)?
-            .into_iter()
-            .map(|p| (p.id.to_string(), p))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    let unread = registry.unread_counts(fleet.id)?;
-    let mut rows = Vec::new();
-    for agent in registry.agents(fleet.id)? {
-        if agent.status == "removed" {
-            continue;
-        }
-        let pane = agent
-            .pane_id
-            .as_deref()
-            .and_then(|id| panes.get(id))
-            .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()));
-        let (state, reason) = match pane {
-            _ if agent.status == "stopped" => ("stopped".to_string(), agent.status_reason.clone()),
-            None => ("dead".to_string(), Some("its pane is gone".to_string())),
-            Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => {
-                let how = match (p.dead_status, p.dead_signal) {
-                    (Some(code), _) => format!("exited with status {code}"),
-                    (_, Some(signal)) => format!("killed by signal {signal}"),
-                    _ => "its process exited".to_string(),
-                };
-                ("dead".to_string(), Some(how))
-            }
-            Some(_) => (agent.status.clone(), agent.status_reason.clone()),
-        };
-        let drift = pane
-            .and_then(|p| p.option(TAG_HASH))
-            .is_some_and(|h| Some(h) != agent.config_hash.as_deref());
-        rows.push(PsRow {
-            fleet: fleet.name.clone(),
-            unread: unread.get(&agent.name).copied().unwrap_or(0),
-            pane: agent.pane_id.clone(),
-            name: agent.name,
-            role: agent.role,
-            backend: agent.backend,
-            model: agent.model,
-            state,
-            reason,
-            drift,
-            description: agent.description,
-        });
-    }
-    Ok(rows)
 }
 
 /// Left-aligned columns separated by two spaces.
@@ -213,22 +143,8 @@ pub fn run_logs(globals: &Globals, args: LogsArgs) -> Result<ExitCode> {
     let registry = globals.registry()?;
     let fleet = pick_fleet(&registry, args.fleet.as_deref())?;
     let agent = registry.require_agent(fleet.id, &fleet.name, &args.member)?;
-    let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
-    let no_pane = || {
-        Error::failure(format!("`{}` has no live pane", args.member))
-            .hint("bring it back with `cafleet up`")
-    };
-    let pane_id: crate::tmux::PaneId = agent
-        .pane_id
-        .as_deref()
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(no_pane)?;
-    let pane = tmux.pane(pane_id, &apply::TAGS)?.ok_or_else(no_pane)?;
-    if pane.option(TAG_MEMBER) != Some(agent.name.as_str()) {
-        return Err(no_pane());
-    }
     let history = (args.lines > 0).then_some(args.lines);
-    let text = tmux.capture_pane(pane_id, history)?;
+    let text = apply::pane_text(globals.tmux_socket.as_deref(), &fleet, &agent, history)?;
     print(&format!("{}\n", text.trim_end_matches('\n')))?;
     Ok(ExitCode::SUCCESS)
 }

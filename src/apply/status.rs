@@ -1,0 +1,114 @@
+//! What each agent of a fleet is doing right now, as `cafleet ps` and the web UI show it:
+//! the registry's row checked against its tmux pane (gone, exited, or re-tagged panes mean
+//! `dead`), its unread count and whether its pane runs an outdated config (drift).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::{TAG_HASH, TAG_MEMBER, TAGS, fleet_panes, tmux_for};
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+use crate::registry::agents::AgentRow;
+use crate::registry::fleets::FleetRow;
+
+/// One agent's observed state. Field names are stable: `ps --json` and the web API emit them.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentStatus {
+    pub fleet: String,
+    pub name: String,
+    pub role: String,
+    pub backend: String,
+    pub model: Option<String>,
+    pub state: String,
+    pub reason: Option<String>,
+    pub unread: i64,
+    pub pane: Option<String>,
+    pub drift: bool,
+    pub description: String,
+}
+
+/// The state of every agent of `fleet` that has not been removed, oldest first.
+/// `tmux_socket` overrides the socket the fleet recorded (`--tmux-socket`).
+pub fn fleet_status(
+    tmux_socket: Option<&str>,
+    registry: &Registry,
+    fleet: &FleetRow,
+) -> Result<Vec<AgentStatus>> {
+    let tmux = tmux_for(tmux_socket, &fleet.socket);
+    let panes: HashMap<String, crate::tmux::Pane> = if fleet.status == "up" {
+        fleet_panes(&tmux, &fleet.name)?
+            .into_iter()
+            .map(|p| (p.id.to_string(), p))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let unread = registry.unread_counts(fleet.id)?;
+    let mut rows = Vec::new();
+    for agent in registry.agents(fleet.id)? {
+        if agent.status == "removed" {
+            continue;
+        }
+        let pane = agent
+            .pane_id
+            .as_deref()
+            .and_then(|id| panes.get(id))
+            .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()));
+        let (state, reason) = match pane {
+            _ if agent.status == "stopped" => ("stopped".to_string(), agent.status_reason.clone()),
+            None => ("dead".to_string(), Some("its pane is gone".to_string())),
+            Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => {
+                let how = match (p.dead_status, p.dead_signal) {
+                    (Some(code), _) => format!("exited with status {code}"),
+                    (_, Some(signal)) => format!("killed by signal {signal}"),
+                    _ => "its process exited".to_string(),
+                };
+                ("dead".to_string(), Some(how))
+            }
+            Some(_) => (agent.status.clone(), agent.status_reason.clone()),
+        };
+        let drift = pane
+            .and_then(|p| p.option(TAG_HASH))
+            .is_some_and(|h| Some(h) != agent.config_hash.as_deref());
+        rows.push(AgentStatus {
+            fleet: fleet.name.clone(),
+            unread: unread.get(&agent.name).copied().unwrap_or(0),
+            pane: agent.pane_id.clone(),
+            name: agent.name,
+            role: agent.role,
+            backend: agent.backend,
+            model: agent.model,
+            state,
+            reason,
+            drift,
+            description: agent.description,
+        });
+    }
+    Ok(rows)
+}
+
+/// The text of `agent`'s pane (with `history` lines of scrollback), provided the pane
+/// still exists and still carries the agent's tag; an error with a hint otherwise.
+pub fn pane_text(
+    tmux_socket: Option<&str>,
+    fleet: &FleetRow,
+    agent: &AgentRow,
+    history: Option<u32>,
+) -> Result<String> {
+    let no_pane = || {
+        Error::failure(format!("`{}` has no live pane", agent.name))
+            .hint("bring it back with `cafleet up`")
+    };
+    let tmux = tmux_for(tmux_socket, &fleet.socket);
+    let pane_id: crate::tmux::PaneId = agent
+        .pane_id
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(no_pane)?;
+    let pane = tmux.pane(pane_id, &TAGS)?.ok_or_else(no_pane)?;
+    if pane.option(TAG_MEMBER) != Some(agent.name.as_str()) {
+        return Err(no_pane());
+    }
+    tmux.capture_pane(pane_id, history)
+}
