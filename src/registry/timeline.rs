@@ -1,0 +1,161 @@
+//! Read-only views for the admin web UI: a fleet's message timeline (every message,
+//! whoever sent it, oldest first, optionally one member's thread) and the cheap
+//! "has anything changed" versions the UI's live updates poll. Only `SELECT`s: storing
+//! and delivering messages belongs to `messages` and the broker.
+
+use rusqlite::{Row, params};
+use serde::Serialize;
+
+use super::Registry;
+use crate::error::Result;
+
+/// One message as the timeline shows it. The body is text (bytes that are not UTF-8
+/// become U+FFFD); it is hostile input and must be escaped wherever it is displayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineMessage {
+    pub id: i64,
+    pub sender: String,
+    pub recipient: String,
+    pub body: String,
+    pub kind: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub broadcast_id: Option<i64>,
+    pub created_at: String,
+    pub notified_at: Option<String>,
+    pub read_at: Option<String>,
+    pub acked_at: Option<String>,
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<TimelineMessage> {
+    let body: Vec<u8> = row.get(3)?;
+    Ok(TimelineMessage {
+        id: row.get(0)?,
+        sender: row.get(1)?,
+        recipient: row.get(2)?,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        kind: row.get(4)?,
+        state: row.get(5)?,
+        state_reason: row.get(6)?,
+        broadcast_id: row.get(7)?,
+        created_at: row.get(8)?,
+        notified_at: row.get(9)?,
+        read_at: row.get(10)?,
+        acked_at: row.get(11)?,
+    })
+}
+
+/// Markers of change: the UI refetches a part only when its marker moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Versions {
+    /// The highest message id.
+    pub messages: i64,
+    /// Changes whenever a message changes state (a count of state timestamps set).
+    pub deliveries: i64,
+    /// The highest event id.
+    pub events: i64,
+    /// The newest `updated_at` and the number of agent and fleet rows.
+    pub agents: String,
+}
+
+impl Registry {
+    /// Messages of a fleet with an id above `after_id`, oldest first; only those `member`
+    /// sent or received when given. With `limit`, the newest `limit` of them.
+    pub fn timeline(
+        &self,
+        fleet_id: i64,
+        member: Option<&str>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<TimelineMessage>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT * FROM (
+                SELECT id, sender, recipient, body, kind, state, state_reason, broadcast_id,
+                       created_at, notified_at, read_at, acked_at
+                FROM messages
+                WHERE fleet_id = ?1 AND id > ?2
+                  AND (?3 IS NULL OR sender = ?3 OR recipient = ?3)
+                ORDER BY id DESC LIMIT ?4
+             ) ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![fleet_id, after_id, member, limit], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The change markers of the whole registry, in one cheap statement.
+    pub fn versions(&self) -> Result<Versions> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT
+                (SELECT COALESCE(MAX(id), 0) FROM messages),
+                (SELECT COUNT(notified_at) + COUNT(read_at) + COUNT(acked_at) FROM messages),
+                (SELECT COALESCE(MAX(id), 0) FROM events),
+                (SELECT COALESCE(MAX(updated_at), '') || '/' || COUNT(*) FROM agents)
+                    || ' ' ||
+                (SELECT COALESCE(MAX(updated_at), '') || '/' || COUNT(*) FROM fleets)",
+        )?;
+        Ok(stmt.query_row([], |r| {
+            Ok(Versions {
+                messages: r.get(0)?,
+                deliveries: r.get(1)?,
+                events: r.get(2)?,
+                agents: r.get(3)?,
+            })
+        })?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seeded() -> Registry {
+        let mut registry = Registry::in_memory().unwrap();
+        registry
+            .write(|tx| {
+                tx.execute_batch(
+                    "INSERT INTO fleets (id, name, origin, session) VALUES (1, 'shop', 'cli', 's');
+                     INSERT INTO messages (fleet_id, sender, recipient, body) VALUES
+                       (1, 'api', 'web', CAST('hi' AS BLOB)),
+                       (1, 'web', 'api', X'6f6bff'),
+                       (1, 'db', 'web', CAST('<b>x</b>' AS BLOB));",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        registry
+    }
+
+    #[test]
+    fn timeline_is_oldest_first_and_filters_by_member() {
+        let registry = seeded();
+        let all = registry.timeline(1, None, 0, 100).unwrap();
+        assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(all[1].body, "ok\u{fffd}");
+        let api = registry.timeline(1, Some("api"), 0, 100).unwrap();
+        assert_eq!(api.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+        let newest = registry.timeline(1, None, 0, 2).unwrap();
+        assert_eq!(newest.iter().map(|m| m.id).collect::<Vec<_>>(), [2, 3]);
+        assert!(registry.timeline(1, None, 3, 100).unwrap().is_empty());
+    }
+
+    #[test]
+    fn versions_move_with_messages_and_states() {
+        let mut registry = seeded();
+        let before = registry.versions().unwrap();
+        assert_eq!(before.messages, 3);
+        registry
+            .write(|tx| {
+                tx.execute(
+                    "UPDATE messages SET state = 'read', read_at = 'now' WHERE id = 1",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let after = registry.versions().unwrap();
+        assert_eq!(after.messages, 3);
+        assert_ne!(before.deliveries, after.deliveries);
+    }
+}
