@@ -16,3 +16,4 @@ pub mod process;
 pub mod registry;
 pub mod skills;
 pub mod tmux;
+pub mod web;

@@ -12,6 +12,7 @@ mod ps;
 pub mod schema;
 mod skill;
 mod up;
+mod web;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -95,6 +96,8 @@ pub enum Command {
     Skill(skill::SkillCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(completions::CompletionsArgs),
+    /// Serve the admin web UI (loopback by default)
+    Web(web::WebArgs),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code.
@@ -133,6 +136,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(args) => doctor::run(&globals, args),
         Command::Skill(cmd) => skill::run(cmd),
         Command::Completions(args) => completions::run(args),
+        Command::Web(args) => web::run(&globals, args),
     }
 }
 

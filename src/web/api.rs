@@ -1,0 +1,328 @@
+//! The routes: the page and its assets, and the JSON API the page uses. Field names are
+//! stable (the same as `ps --json` and `events --json` where those exist). Errors are
+//! `{"error": "...", "hints": ["..."]}` with 400, 404 or 500.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /` `/app.js` `/app.css` | the page |
+//! | `GET /api/fleets` | every fleet with its agent count |
+//! | `GET /api/fleets/{fleet}/agents` | role, backend, model, state, unread, pane of each agent |
+//! | `GET /api/fleets/{fleet}/agents/{name}/pane?lines=N` | the agent's pane text |
+//! | `GET /api/fleets/{fleet}/messages?member=M&after=ID&limit=N` | the message timeline |
+//! | `GET /api/fleets/{fleet}/events?after=ID&limit=N` | the event log |
+//! | `POST /api/fleets/{fleet}/send` `{"to": NAME, "body": TEXT}` | send as `operator` |
+//! | `POST /api/fleets/{fleet}/broadcast` `{"body": TEXT}` | broadcast as `operator` |
+//! | `GET /api/live` | server-sent `versions` events |
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::State as AppState;
+use super::{assets, auth, live, send};
+use crate::error::{Error, Kind, Result};
+use crate::registry::Registry;
+use crate::registry::fleets::FleetRow;
+
+/// The most rows one listing returns.
+const MAX_LIMIT: i64 = 1000;
+/// The longest body the page may send.
+const MAX_BODY: usize = 64 * 1024;
+
+pub fn routes(state: AppState) -> Router {
+    live::spawn_poller(state.clone());
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/app.js", get(assets::script))
+        .route("/app.css", get(assets::style))
+        .route("/api/fleets", get(fleets))
+        .route("/api/fleets/{fleet}/agents", get(agents))
+        .route("/api/fleets/{fleet}/agents/{name}/pane", get(pane))
+        .route("/api/fleets/{fleet}/messages", get(messages))
+        .route("/api/fleets/{fleet}/events", get(events))
+        .route("/api/fleets/{fleet}/send", post(send_one))
+        .route("/api/fleets/{fleet}/broadcast", post(broadcast))
+        .route("/api/live", get(live::stream))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
+        .with_state(state)
+}
+
+/// An [`Error`] as an HTTP response.
+pub struct ApiError(Error);
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        ApiError(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self.0.kind {
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::Usage => StatusCode::BAD_REQUEST,
+            Kind::Failure | Kind::Timeout => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let body = serde_json::json!({ "error": self.0.message, "hints": self.0.hints });
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = std::result::Result<Json<T>, ApiError>;
+
+async fn not_found() -> ApiError {
+    ApiError(Error::not_found("no such page").hint("the UI lives at `/`, the API under `/api/`"))
+}
+
+/// Runs `f` on the blocking pool (SQLite and tmux block) and returns its value as JSON.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> std::result::Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|err| ApiError(Error::failure(format!("a request handler failed: {err}"))))?
+        .map_err(ApiError)
+}
+
+/// Runs `f` with the shared read connection.
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Registry) -> Result<T> + Send + 'static,
+) -> std::result::Result<T, ApiError> {
+    let state = state.clone();
+    blocking(move || {
+        let registry = state
+            .registry
+            .lock()
+            .map_err(|_| Error::failure("the registry connection is poisoned"))?;
+        f(&registry)
+    })
+    .await
+}
+
+#[derive(Debug, Serialize)]
+struct FleetJson {
+    #[serde(flatten)]
+    fleet: FleetRow,
+    agents: usize,
+    unread: i64,
+}
+
+async fn fleets(State(state): State<AppState>) -> ApiResult<Vec<FleetJson>> {
+    let rows = read(&state, |registry| {
+        let mut out = Vec::new();
+        for fleet in registry.fleets()? {
+            let agents = registry
+                .agents(fleet.id)?
+                .into_iter()
+                .filter(|a| a.status != "removed")
+                .count();
+            let unread = registry.unread_counts(fleet.id)?.values().sum();
+            out.push(FleetJson {
+                fleet,
+                agents,
+                unread,
+            });
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(rows))
+}
+
+async fn agents(
+    State(state): State<AppState>,
+    Path(fleet): Path<String>,
+) -> ApiResult<Vec<crate::apply::AgentStatus>> {
+    let socket = state.tmux_socket.clone();
+    // One `list-panes` while holding the read connection: no transaction is open, so
+    // only other page reads wait for it.
+    let rows = read(&state, move |registry| {
+        let fleet = registry.require_fleet(&fleet)?;
+        crate::apply::fleet_status(socket.as_deref(), registry, &fleet)
+    })
+    .await?;
+    Ok(Json(rows))
+}
+
+#[derive(Debug, Deserialize)]
+struct PaneQuery {
+    lines: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct PaneJson {
+    fleet: String,
+    name: String,
+    pane: Option<String>,
+    text: String,
+}
+
+async fn pane(
+    State(state): State<AppState>,
+    Path((fleet, name)): Path<(String, String)>,
+    Query(query): Query<PaneQuery>,
+) -> ApiResult<PaneJson> {
+    let (fleet, agent) = read(&state, move |registry| {
+        let fleet = registry.require_fleet(&fleet)?;
+        let agent = registry.require_agent(fleet.id, &fleet.name, &name)?;
+        Ok((fleet, agent))
+    })
+    .await?;
+    let socket = state.tmux_socket.clone();
+    let history = query.lines.filter(|n| *n > 0).map(|n| n.min(10_000));
+    let json = blocking(move || {
+        let text = crate::apply::pane_text(socket.as_deref(), &fleet, &agent, history)?;
+        Ok(PaneJson {
+            fleet: fleet.name,
+            name: agent.name,
+            pane: agent.pane_id,
+            text,
+        })
+    })
+    .await?;
+    Ok(Json(json))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    member: Option<String>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+impl ListQuery {
+    fn limit(&self) -> i64 {
+        self.limit.unwrap_or(200).clamp(1, MAX_LIMIT)
+    }
+}
+
+async fn messages(
+    State(state): State<AppState>,
+    Path(fleet): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Vec<crate::registry::timeline::TimelineMessage>> {
+    let rows = read(&state, move |registry| {
+        let fleet = registry.require_fleet(&fleet)?;
+        registry.timeline(
+            fleet.id,
+            query.member.as_deref().filter(|m| !m.is_empty()),
+            query.after.unwrap_or(0),
+            query.limit(),
+        )
+    })
+    .await?;
+    Ok(Json(rows))
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Path(fleet): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Vec<crate::registry::events::EventRow>> {
+    let rows = read(&state, move |registry| {
+        let fleet = registry.require_fleet(&fleet)?;
+        let after = match query.after {
+            Some(after) => after,
+            // Without `after`, the newest `limit` events.
+            None => (registry.versions()?.events - query.limit()).max(0),
+        };
+        registry.events(Some(fleet.id), None, after, query.limit())
+    })
+    .await?;
+    Ok(Json(rows))
+}
+
+#[derive(Debug, Deserialize)]
+struct SendBody {
+    to: String,
+    body: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct BroadcastBody {
+    body: String,
+}
+
+fn check_body(body: &str) -> Result<()> {
+    if body.trim().is_empty() {
+        return Err(Error::usage("the message is empty").hint("type something to send"));
+    }
+    if body.len() > MAX_BODY {
+        return Err(Error::usage(format!(
+            "the message is {} bytes, more than the {MAX_BODY} the page may send",
+            body.len()
+        ))
+        .hint("send long text with `cafleet message send --file F`"));
+    }
+    Ok(())
+}
+
+/// Parses a JSON body by hand so a malformed one gets the same error shape as the rest.
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        Error::usage(format!("the request body is not the expected JSON: {err}"))
+            .hint("send `{\"to\": NAME, \"body\": TEXT}` (or `{\"body\": TEXT}` to broadcast)")
+    })
+}
+
+async fn dispatch(
+    state: AppState,
+    fleet: String,
+    to: Option<String>,
+    body: String,
+) -> ApiResult<send::Sent> {
+    check_body(&body)?;
+    let fleet = read(&state, move |registry| registry.require_fleet(&fleet)).await?;
+    let db = state.db.clone();
+    let socket = state.tmux_socket.clone();
+    let sent =
+        blocking(move || send::send(&db, socket.as_deref(), &fleet, to.as_deref(), &body)).await?;
+    Ok(Json(sent))
+}
+
+async fn send_one(
+    State(state): State<AppState>,
+    Path(fleet): Path<String>,
+    headers: axum::http::HeaderMap,
+    bytes: axum::body::Bytes,
+) -> std::result::Result<(StatusCode, Json<send::Sent>), ApiError> {
+    require_json(&headers)?;
+    let request: SendBody = parse(&bytes)?;
+    let Json(sent) = dispatch(state, fleet, Some(request.to), request.body).await?;
+    Ok((StatusCode::CREATED, Json(sent)))
+}
+
+async fn broadcast(
+    State(state): State<AppState>,
+    Path(fleet): Path<String>,
+    headers: axum::http::HeaderMap,
+    bytes: axum::body::Bytes,
+) -> std::result::Result<(StatusCode, Json<send::Sent>), ApiError> {
+    require_json(&headers)?;
+    let request: BroadcastBody = parse(&bytes)?;
+    let Json(sent) = dispatch(state, fleet, None, request.body).await?;
+    Ok((StatusCode::CREATED, Json(sent)))
+}
+
+/// A JSON content type cannot be sent cross-site without a CORS preflight, which this
+/// server never grants: a second wall behind the `Origin` check.
+fn require_json(headers: &axum::http::HeaderMap) -> Result<()> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(Error::usage("the request body must be JSON")
+            .hint("send `Content-Type: application/json`"))
+    }
+}

@@ -1,0 +1,137 @@
+//! The admin web UI behind `cafleet web`: one embedded page (HTML, vanilla JS, CSS via
+//! `include_str!`, nothing fetched from elsewhere) over a small JSON API under `/api/`,
+//! with live updates over server-sent events. It reads through `registry` and
+//! `apply::fleet_status`, and sends through the same broker calls as `cafleet message`.
+//!
+//! It is the only async code in cafleet: [`serve`] builds a `current_thread` tokio
+//! runtime for this command alone. SQLite and tmux calls run on the blocking pool, so a
+//! slow tmux never stalls the event loop. It listens on loopback by default; any other
+//! address needs a token, and `auth` checks the token, the `Host` header and, on every
+//! request that changes something, the `Origin`.
+
+mod api;
+mod assets;
+mod auth;
+mod live;
+mod send;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use camino::Utf8PathBuf;
+
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+
+pub use auth::HostPolicy;
+
+/// The port `cafleet web` listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 8719;
+
+/// How and what to serve.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub bind: IpAddr,
+    pub port: u16,
+    pub token: Option<String>,
+    pub db: Utf8PathBuf,
+    /// `--tmux-socket`, overriding the socket each fleet recorded.
+    pub tmux_socket: Option<String>,
+}
+
+impl Options {
+    /// Refuses to expose the UI beyond this machine without a token.
+    pub fn check(&self) -> Result<()> {
+        if let Some(token) = &self.token
+            && (token.len() < 8
+                || !token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)))
+        {
+            return Err(Error::usage(
+                "the token must be at least 8 characters of letters, digits, `-`, `.`, `_` or `~`",
+            )
+            .hint("pass --token \"$(openssl rand -hex 16)\""));
+        }
+        if !self.bind.is_loopback() && self.token.is_none() {
+            return Err(Error::usage(format!(
+                "refusing to serve on {} without a token: anyone who can reach it could read and send messages",
+                self.bind
+            ))
+            .hint("pass --token T (then open the printed URL once; it sets a cookie), or keep the default --bind 127.0.0.1"));
+        }
+        Ok(())
+    }
+}
+
+/// What every handler shares.
+pub(crate) struct Shared {
+    pub db: Utf8PathBuf,
+    pub tmux_socket: Option<String>,
+    pub token: Option<String>,
+    pub hosts: HostPolicy,
+    /// One connection for the reads; held only for the length of one query.
+    pub registry: Mutex<Registry>,
+    pub versions: tokio::sync::watch::Sender<crate::registry::timeline::Versions>,
+}
+
+pub(crate) type State = Arc<Shared>;
+
+/// The HTTP application: the page, its assets, the API and the live stream.
+pub fn router(options: &Options, local: SocketAddr) -> Result<axum::Router> {
+    let registry = Registry::open(&options.db)?;
+    let versions = registry.versions()?;
+    let (tx, _) = tokio::sync::watch::channel(versions);
+    let shared = Arc::new(Shared {
+        db: options.db.clone(),
+        tmux_socket: options.tmux_socket.clone(),
+        token: options.token.clone(),
+        hosts: HostPolicy::new(options.bind, local.port()),
+        registry: Mutex::new(registry),
+        versions: tx,
+    });
+    Ok(api::routes(shared))
+}
+
+/// Builds the runtime, binds, calls `ready` with the address actually bound (for `--port
+/// 0` and for printing), then serves until the process is stopped.
+pub fn serve(options: &Options, ready: impl FnOnce(SocketAddr) -> Result<()>) -> Result<()> {
+    options.check()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|err| Error::failure(format!("cannot start the web server's runtime: {err}")))?;
+    runtime.block_on(async {
+        let addr = SocketAddr::new(options.bind, options.port);
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
+            Error::failure(format!("cannot listen on {addr}: {err}"))
+                .hint("pick another port with --port P (0 picks a free one)")
+        })?;
+        let local = listener.local_addr()?;
+        let app = router(options, local)?;
+        ready(local)?;
+        axum::serve(listener, app)
+            .await
+            .map_err(|err| Error::failure(format!("the web server stopped: {err}")))
+    })
+}
+
+/// Starts [`serve`]'s machinery on a thread of its own for tests: returns the bound
+/// address once it accepts connections. The server lives until the process exits.
+#[doc(hidden)]
+pub fn spawn_for_tests(options: Options) -> Result<SocketAddr> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let done = tx.clone();
+        let outcome = serve(&options, move |addr| {
+            let _ = tx.send(Ok(addr));
+            Ok(())
+        });
+        if let Err(err) = outcome {
+            let _ = done.send(Err(err));
+        }
+    });
+    rx.recv()
+        .map_err(|_| Error::failure("the test web server thread ended"))?
+}
