@@ -8,6 +8,8 @@ mod config;
 mod db;
 mod doctor;
 mod down;
+mod fleet;
+mod member;
 mod ps;
 pub mod schema;
 mod skill;
@@ -71,6 +73,12 @@ pub enum Command {
     Down(down::DownArgs),
     /// List agents with their state, unread count, pane and drift
     Ps(ps::PsArgs),
+    /// Fleets without a fleet file: create (this pane is the Director), list, show, delete
+    #[command(subcommand)]
+    Fleet(fleet::FleetCommand),
+    /// Manage agents by hand: create, delete, list, show, capture
+    #[command(subcommand)]
+    Member(member::MemberCommand),
     /// Attach to a fleet's tmux session
     Attach(ps::AttachArgs),
     /// Print a member's pane text
@@ -126,6 +134,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => up::run_plan(&globals, args),
         Command::Down(args) => down::run(&globals, args),
         Command::Ps(args) => ps::run_ps(&globals, args),
+        Command::Fleet(cmd) => fleet::run(&globals, cmd),
+        Command::Member(cmd) => member::run(&globals, cmd),
         Command::Attach(args) => ps::run_attach(&globals, args),
         Command::Logs(args) => ps::run_logs(&globals, args),
         Command::Events(args) => ps::run_events(&globals, args),

@@ -140,7 +140,7 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         apply::Report::default()
     };
     let laggards = if args.wait {
-        wait(&registry, &tmux, &fleet.name, &plan, args.timeout)?
+        wait(&mut registry, &tmux, &fleet.name, &plan, args.timeout)?
     } else {
         Vec::new()
     };
@@ -167,7 +167,7 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
 }
 
 fn wait(
-    registry: &crate::registry::Registry,
+    registry: &mut crate::registry::Registry,
     tmux: &crate::tmux::Tmux,
     fleet: &str,
     plan: &Plan,
@@ -192,7 +192,14 @@ fn wait(
             backend,
         ));
     }
-    apply::wait_ready(tmux, &agents, timeout)
+    let laggards = apply::wait_ready(tmux, &agents, timeout)?;
+    for agent in registry.agents(row.id)? {
+        let ready = declared.contains(&agent.name.as_str()) && !laggards.contains(&agent.name);
+        if ready && agent.status == "starting" {
+            registry.set_agent_status(agent.id, "idle", None)?;
+        }
+    }
+    Ok(laggards)
 }
 
 /// Replaces this process with `tmux attach` to the session.
