@@ -8,6 +8,7 @@ pub mod cli;
 pub mod error;
 
 pub mod backend;
+pub mod broker;
 pub mod manifest;
 pub mod registry;
 

@@ -12,6 +12,7 @@ pub mod events;
 pub mod fleets;
 pub mod inspect;
 pub mod location;
+pub mod messages;
 
 use std::time::Duration;
 
