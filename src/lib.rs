@@ -4,13 +4,16 @@
 //! The binary is a thin `main.rs` over this library; see `cli` for the commands and
 //! `manifest` → `plan` → `apply` for the reconcile pipeline.
 
-pub mod cli;
-pub mod error;
-
+pub mod apply;
 pub mod backend;
 pub mod broker;
-pub mod manifest;
-pub mod registry;
-
+pub mod cli;
 pub mod doctor;
+pub mod error;
+pub mod manifest;
+pub mod monitor_stop;
+pub mod plan;
+pub mod process;
+pub mod registry;
 pub mod skills;
+pub mod tmux;

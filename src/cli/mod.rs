@@ -7,8 +7,11 @@ mod completions;
 mod config;
 mod db;
 mod doctor;
+mod down;
+mod ps;
 pub mod schema;
 mod skill;
+mod up;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -59,6 +62,20 @@ impl Globals {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Make tmux and the registry match a fleet file (prints the plan first)
+    Up(up::UpArgs),
+    /// Print what `up` would do; exit 0 in sync, 2 with changes
+    Plan(up::PlanArgs),
+    /// Tear down what `up` made
+    Down(down::DownArgs),
+    /// List agents with their state, unread count, pane and drift
+    Ps(ps::PsArgs),
+    /// Attach to a fleet's tmux session
+    Attach(ps::AttachArgs),
+    /// Print a member's pane text
+    Logs(ps::LogsArgs),
+    /// The audit timeline of every step, spawn, kill, nudge and delivery
+    Events(ps::EventsArgs),
     /// Validate or print a fleet file
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -102,6 +119,13 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let globals = cli.globals;
     match cli.command {
+        Command::Up(args) => up::run(&globals, args),
+        Command::Plan(args) => up::run_plan(&globals, args),
+        Command::Down(args) => down::run(&globals, args),
+        Command::Ps(args) => ps::run_ps(&globals, args),
+        Command::Attach(args) => ps::run_attach(&globals, args),
+        Command::Logs(args) => ps::run_logs(&globals, args),
+        Command::Events(args) => ps::run_events(&globals, args),
         Command::Config(cmd) => config::run(&globals, cmd),
         Command::Schema(args) => schema::run(args),
         Command::Db(cmd) => db::run(&globals, cmd),
@@ -128,4 +152,29 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
         .map_err(|err| Error::failure(format!("cannot encode JSON: {err}")))?;
     text.push('\n');
     print(&text)
+}
+
+/// The fleet a command acts on: `flag` (or `CAFLEET_FLEET`), else the only registered
+/// fleet; an error listing the fleets otherwise.
+pub(crate) fn pick_fleet(
+    registry: &crate::registry::Registry,
+    flag: Option<&str>,
+) -> Result<crate::registry::fleets::FleetRow> {
+    let env = std::env::var("CAFLEET_FLEET")
+        .ok()
+        .filter(|s| !s.is_empty());
+    if let Some(name) = flag.map(String::from).or(env) {
+        return registry.require_fleet(&name);
+    }
+    let mut fleets = registry.fleets()?;
+    match fleets.len() {
+        1 => Ok(fleets.remove(0)),
+        0 => Err(Error::not_found("no fleets are registered")
+            .hint("bring one up with `cafleet up FILE`")),
+        _ => {
+            let names: Vec<String> = fleets.into_iter().map(|f| f.name).collect();
+            Err(Error::usage("several fleets are registered; say which one")
+                .hint(format!("pass --fleet NAME: {}", names.join(", "))))
+        }
+    }
 }

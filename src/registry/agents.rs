@@ -206,3 +206,19 @@ impl Registry {
         Ok(())
     }
 }
+
+impl Registry {
+    /// Unread (queued or notified) messages per recipient of a fleet.
+    pub fn unread_counts(&self, fleet_id: i64) -> Result<std::collections::HashMap<String, i64>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT recipient, COUNT(*) FROM messages
+             WHERE fleet_id = ?1 AND state IN ('queued', 'notified') GROUP BY recipient",
+        )?;
+        let rows = stmt
+            .query_map([fleet_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,432 @@
+//! Executing a [`Plan`]: starting, recreating and removing agents' panes in tmux and
+//! recording every step in the registry and its event log. It decides nothing — the plan
+//! did — and is safe to re-run: each agent's row is written before its pane starts and
+//! its pane is tagged before its program runs, so an `up` killed half way leaves state
+//! the next `observe` understands.
+
+mod observe;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::json;
+
+pub use observe::{fleet_panes, observe};
+
+use crate::error::{Error, Result};
+use crate::manifest::{Agent, Fleet, LaunchSpec, Role};
+use crate::plan::{Action, Plan};
+use crate::registry::Registry;
+use crate::registry::agents::NewAgent;
+use crate::registry::fleets::{FleetRow, NewFleet};
+use crate::tmux::{Launch, PaneId, Split, Tmux};
+
+pub const TAG_FLEET: &str = "@cafleet_fleet";
+pub const TAG_MEMBER: &str = "@cafleet_member";
+pub const TAG_HASH: &str = "@cafleet_hash";
+pub const TAGS: [&str; 3] = [TAG_FLEET, TAG_MEMBER, TAG_HASH];
+
+/// How long an agent gets to exit on SIGTERM before SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(3);
+
+/// The tmux server a fleet lives on: `override_socket` (a name for `-L`, or a path with a
+/// `/` for `-S`) when given, else the socket the fleet recorded, else the default server.
+pub fn tmux_for(override_socket: Option<&str>, fleet_socket: &str) -> Tmux {
+    let socket = override_socket
+        .filter(|s| !s.is_empty())
+        .unwrap_or(fleet_socket);
+    if socket.is_empty() {
+        Tmux::default_server()
+    } else if socket.contains('/') {
+        Tmux::at_path(socket)
+    } else {
+        Tmux::named(socket)
+    }
+}
+
+/// What an agent needs to be started in a pane.
+pub struct SpawnRequest<'a> {
+    pub fleet: &'a FleetRow,
+    pub name: &'a str,
+    pub role: Role,
+    pub description: &'a str,
+    pub origin: &'a str,
+    pub spec: &'a LaunchSpec,
+    pub hash: &'a str,
+    pub layout: &'a str,
+    pub panes_per_window: usize,
+}
+
+/// Everything a spawn touches.
+pub struct Env<'a> {
+    pub registry: &'a mut Registry,
+    pub tmux: &'a Tmux,
+    pub db_path: &'a Utf8Path,
+}
+
+/// The argv actually run: a fake agent runs this very binary.
+fn launch_argv(spec: &LaunchSpec) -> Vec<String> {
+    let mut argv = spec.argv.clone();
+    if spec.backend == crate::manifest::BackendName::Fake
+        && let (Some(first), Ok(exe)) = (argv.first_mut(), std::env::current_exe())
+    {
+        *first = exe.to_string_lossy().into_owned();
+    }
+    argv
+}
+
+/// The environment of an agent's pane: the spec's, the identity variables, and PATH with
+/// this cafleet's folder first so `cafleet` in the pane is the same binary.
+fn launch_env(
+    fleet: &str,
+    name: &str,
+    spec: &LaunchSpec,
+    db_path: &Utf8Path,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = spec
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.push(("CAFLEET_FLEET".into(), fleet.into()));
+    env.push(("CAFLEET_MEMBER".into(), name.into()));
+    env.push(("CAFLEET_DATABASE_URL".into(), db_path.to_string()));
+    if !spec.env.contains_key("PATH") {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let path = match std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|p| p.to_owned()))
+        {
+            Some(dir) => format!("{}:{path}", dir.display()),
+            None => path,
+        };
+        env.push(("PATH".into(), path));
+    }
+    env
+}
+
+/// Starts one agent: records it as `starting`, opens its pane (a new session, a split of
+/// the last window with room, or a new window), tags it, and records the pane.
+pub fn spawn(env: &mut Env<'_>, req: &SpawnRequest<'_>) -> Result<PaneId> {
+    let fleet = req.fleet;
+    let spec_json = serde_json::to_string(req.spec).map_err(|e| Error::failure(e.to_string()))?;
+    let agent_id = env.registry.upsert_agent(&NewAgent {
+        fleet_id: fleet.id,
+        name: req.name,
+        role: req.role.as_str(),
+        backend: req.spec.backend.as_str(),
+        model: req.spec.model.as_deref(),
+        description: req.description,
+        origin: req.origin,
+        config_hash: req.hash,
+        spec_json: &spec_json,
+    })?;
+    let mut launch = Launch::new(launch_argv(req.spec))
+        .cwd(req.spec.cwd.as_std_path())
+        .option(TAG_FLEET, fleet.name.as_str())
+        .option(TAG_MEMBER, req.name)
+        .option(TAG_HASH, req.hash)
+        .remain_on_exit(true)
+        .layout(req.layout);
+    for (key, value) in launch_env(&fleet.name, req.name, req.spec, env.db_path) {
+        launch = launch.env(key, value);
+    }
+    let tmux = env.tmux;
+    let spawned = match tmux.find_session(&fleet.session)? {
+        None => tmux.new_session(&fleet.session, Some("agents"), &launch),
+        Some(session) => {
+            let windows = tmux.list_windows(session)?;
+            match windows
+                .iter()
+                .rev()
+                .find(|w| (w.panes as usize) < req.panes_per_window)
+            {
+                Some(window) => tmux.split_window(window.id, Split::Vertical, &launch),
+                None => tmux.new_window(session, Some("agents"), &launch),
+            }
+        }
+    }
+    .map_err(|err| {
+        let mut err = err;
+        err.message = format!("failed to start a pane for `{}`: {}", req.name, err.message);
+        err
+    })?;
+    env.registry.set_agent_pane(
+        agent_id,
+        &spawned.pane.to_string(),
+        spawned.pid.map(i64::from),
+    )?;
+    env.registry.event(
+        Some(fleet.id),
+        Some(req.name),
+        "spawn",
+        json!({"pane": spawned.pane.to_string(), "pid": spawned.pid, "hash": req.hash, "argv0": req.spec.argv.first()}),
+    )?;
+    Ok(spawned.pane)
+}
+
+/// Kills an agent's pane and its whole process group — but only if the pane's tags still
+/// name this agent: tmux reuses pane ids, and a reused id belongs to someone else.
+/// Returns whether the pane was ours and is now gone.
+pub fn kill_pane(tmux: &Tmux, pane: &str, fleet: &str, member: &str) -> Result<bool> {
+    let Ok(pane_id) = pane.parse::<PaneId>() else {
+        return Ok(false);
+    };
+    let Some(found) = tmux.pane(pane_id, &TAGS)? else {
+        return Ok(false);
+    };
+    if found.option(TAG_FLEET) != Some(fleet) || found.option(TAG_MEMBER) != Some(member) {
+        return Ok(false);
+    }
+    tmux.kill_pane(pane_id)?;
+    if let Some(pid) = found.pid {
+        crate::process::terminate(pid, KILL_GRACE)?;
+    }
+    Ok(true)
+}
+
+/// The outcome of [`run`], for `--json`.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub created: Vec<String>,
+    pub recreated: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Applies `plan` for `fleet`, printing one line a change.
+pub fn run(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &Fleet,
+    socket: &str,
+    db_path: &Utf8Path,
+    plan: &Plan,
+    out: &mut dyn Write,
+) -> Result<Report> {
+    let fleet_id = registry.upsert_fleet(&NewFleet {
+        name: &fleet.name,
+        origin: "manifest",
+        manifest_path: Some(fleet.file.as_str()),
+        session: &fleet.session,
+        socket,
+    })?;
+    let row = registry.require_fleet(&fleet.name)?;
+    registry.event(
+        Some(fleet_id),
+        None,
+        "up.start",
+        json!({"file": fleet.file, "summary": plan.summary()}),
+    )?;
+    let mut report = Report::default();
+
+    for stray in &plan.strays {
+        kill_pane(tmux, &stray.id, &fleet.name, &stray.member)?;
+        registry.event(
+            Some(fleet_id),
+            Some(&stray.member),
+            "kill",
+            json!({"pane": stray.id, "reason": "stray"}),
+        )?;
+    }
+    for step in &plan.steps {
+        match &step.action {
+            Action::Remove { reason } => {
+                if let Some(pane) = &step.pane {
+                    kill_pane(tmux, pane, &fleet.name, &step.name)?;
+                }
+                if let Some(agent) = registry.agent(fleet_id, &step.name)? {
+                    registry.clear_agent_pane(agent.id, "removed", Some(reason))?;
+                }
+                registry.event(
+                    Some(fleet_id),
+                    Some(&step.name),
+                    "remove",
+                    json!({"reason": reason, "pane": step.pane}),
+                )?;
+                let _ = writeln!(out, "removed {}", step.name);
+                report.removed.push(step.name.clone());
+            }
+            Action::Keep { drift } if !drift.is_empty() => {
+                registry.event(
+                    Some(fleet_id),
+                    Some(&step.name),
+                    "drift.kept",
+                    json!({"changes": drift}),
+                )?;
+            }
+            _ => {}
+        }
+    }
+    for step in &plan.steps {
+        let recreate = matches!(step.action, Action::Recreate { .. });
+        if !recreate && !matches!(step.action, Action::Create { .. }) {
+            continue;
+        }
+        let Some(agent) = fleet.agent(&step.name) else {
+            continue;
+        };
+        if let Some(pane) = &step.pane {
+            // A dead pane kept by remain-on-exit, or the old pane of a recreate.
+            kill_pane(tmux, pane, &fleet.name, &step.name)?;
+            registry.event(
+                Some(fleet_id),
+                Some(&step.name),
+                "kill",
+                json!({"pane": pane, "reason": if recreate { "recreate" } else { "dead" }}),
+            )?;
+        }
+        let pane = spawn_agent(registry, tmux, db_path, &row, fleet, agent).map_err(|err| {
+            err.hint("what already started stays registered; run `cafleet up` again to continue")
+        })?;
+        let verb = if recreate { "recreated" } else { "created" };
+        let _ = writeln!(out, "{verb} {} in {pane}", step.name);
+        if recreate {
+            report.recreated.push(step.name.clone());
+        } else {
+            report.created.push(step.name.clone());
+        }
+    }
+    registry.event(Some(fleet_id), None, "up.done", json!({"created": report.created.len(), "recreated": report.recreated.len(), "removed": report.removed.len()}))?;
+    Ok(report)
+}
+
+fn spawn_agent(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    db_path: &Utf8Path,
+    row: &FleetRow,
+    fleet: &Fleet,
+    agent: &Agent,
+) -> Result<PaneId> {
+    let mut env = Env {
+        registry,
+        tmux,
+        db_path,
+    };
+    spawn(
+        &mut env,
+        &SpawnRequest {
+            fleet: row,
+            name: &agent.name,
+            role: agent.role,
+            description: &agent.description,
+            origin: "manifest",
+            spec: &agent.spec,
+            hash: &agent.hash,
+            layout: &fleet.layout,
+            panes_per_window: fleet.panes_per_window,
+        },
+    )
+}
+
+/// Waits until every named agent's pane shows it is ready, or `timeout` passes.
+/// Returns the names that were not ready in time.
+pub fn wait_ready(
+    tmux: &Tmux,
+    agents: &[(String, String, crate::manifest::BackendName)],
+    timeout: Duration,
+) -> Result<Vec<String>> {
+    let deadline = Instant::now() + timeout;
+    let mut pending: Vec<&(String, String, crate::manifest::BackendName)> = agents.iter().collect();
+    loop {
+        let mut still = Vec::new();
+        for item in pending {
+            let (_, pane, backend) = item;
+            if !is_ready(tmux, pane, *backend)? {
+                still.push(item);
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        if Instant::now() >= deadline {
+            return Ok(pending
+                .into_iter()
+                .map(|(name, _, _)| name.clone())
+                .collect());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn is_ready(tmux: &Tmux, pane: &str, backend: crate::manifest::BackendName) -> Result<bool> {
+    let Ok(pane_id) = pane.parse::<PaneId>() else {
+        return Ok(false);
+    };
+    let Some(found) = tmux.pane(pane_id, &[])? else {
+        return Ok(false);
+    };
+    if found.dead {
+        return Ok(false);
+    }
+    match crate::backend::ready_markers(backend) {
+        None => Ok(true),
+        Some(markers) => {
+            let screen = tmux.capture_pane(pane_id, None)?;
+            Ok(markers.iter().any(|m| screen.contains(m)))
+        }
+    }
+}
+
+/// `down`: kills every pane tagged with the fleet (and only those), the session if
+/// nothing else is left in it, marks the agents stopped, and checks nothing tagged is left.
+pub fn down(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    out: &mut dyn Write,
+) -> Result<usize> {
+    registry.event(Some(fleet.id), None, "down.start", json!({}))?;
+    let mut killed = 0;
+    let panes = fleet_panes(tmux, &fleet.name)?;
+    for pane in &panes {
+        let member = pane.option(TAG_MEMBER).unwrap_or_default().to_string();
+        if kill_pane(tmux, &pane.id.to_string(), &fleet.name, &member)? {
+            killed += 1;
+            registry.event(
+                Some(fleet.id),
+                Some(&member),
+                "kill",
+                json!({"pane": pane.id.to_string(), "reason": "down"}),
+            )?;
+            let _ = writeln!(out, "stopped {member} ({})", pane.id);
+        }
+    }
+    if let Some(session) = tmux.find_session(&fleet.session)? {
+        let untagged = tmux
+            .list_panes(&TAGS)?
+            .into_iter()
+            .any(|p| p.session == session && p.option(TAG_FLEET) != Some(fleet.name.as_str()));
+        if !untagged {
+            tmux.kill_session(session)?;
+        }
+    }
+    for agent in registry.agents(fleet.id)? {
+        if agent.status != "removed" {
+            registry.clear_agent_pane(agent.id, "stopped", Some("cafleet down"))?;
+        }
+    }
+    registry.set_fleet_status(fleet.id, "down")?;
+    let left = fleet_panes(tmux, &fleet.name)?;
+    if !left.is_empty() {
+        let ids: Vec<String> = left.iter().map(|p| p.id.to_string()).collect();
+        return Err(Error::failure(format!(
+            "panes of `{}` are still there after down: {}",
+            fleet.name,
+            ids.join(", ")
+        ))
+        .hint("run `cafleet down` again; if they stay, kill them with `tmux kill-pane -t ID`"));
+    }
+    registry.event(Some(fleet.id), None, "down.done", json!({"killed": killed}))?;
+    Ok(killed)
+}
+
+/// The registry path written into agents' environment, absolute.
+pub fn absolute_db(path: &Utf8Path) -> Utf8PathBuf {
+    std::path::absolute(path.as_std_path())
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
+        .unwrap_or_else(|| path.to_owned())
+}

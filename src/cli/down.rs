@@ -1,0 +1,79 @@
+//! `cafleet down`: tear down exactly what `up` made.
+
+use std::process::ExitCode;
+
+use camino::Utf8PathBuf;
+
+use super::{Globals, config, pick_fleet, print, print_json};
+use crate::apply;
+use crate::error::Result;
+
+/// Kill the panes, windows and session a fleet's `up` made — never an untagged pane —
+/// and mark its agents stopped. Messages and events stay. Safe to run twice.
+#[derive(Debug, clap::Args)]
+pub struct DownArgs {
+    /// The fleet file (or name the fleet with --fleet)
+    pub file: Option<Utf8PathBuf>,
+    /// The fleet to tear down
+    #[arg(long, conflicts_with = "file")]
+    pub fleet: Option<String>,
+    /// Also delete the fleet's agents, messages and events from the registry
+    #[arg(long)]
+    pub purge: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
+    let mut registry = globals.registry()?;
+    let name = match (&args.file, &args.fleet) {
+        (Some(file), _) => Some(config::load(globals, file)?.name),
+        (None, Some(name)) => Some(name.clone()),
+        (None, None) if std::path::Path::new("fleet.toml").exists() => {
+            Some(config::load(globals, "fleet.toml".as_ref())?.name)
+        }
+        (None, None) => None,
+    };
+    let fleet = match name {
+        Some(name) => match registry.fleet_by_name(&name)? {
+            Some(fleet) => fleet,
+            None => {
+                if args.json {
+                    print_json(&serde_json::json!({"fleet": name, "stopped": 0, "purged": false}))?;
+                } else {
+                    print(&format!(
+                        "fleet `{name}` is not registered: nothing to do\n"
+                    ))?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
+        None => pick_fleet(&registry, None)?,
+    };
+    let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
+    crate::monitor_stop::stop(&mut registry, &fleet)?;
+    let mut out = Vec::new();
+    let stopped = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+    if args.purge {
+        registry.purge_fleet(fleet.id)?;
+    }
+    if args.json {
+        print_json(
+            &serde_json::json!({"fleet": fleet.name, "stopped": stopped, "purged": args.purge}),
+        )?;
+    } else {
+        print(&String::from_utf8_lossy(&out))?;
+        let purged = if args.purge {
+            "; its registry rows were deleted"
+        } else {
+            ""
+        };
+        print(&format!(
+            "fleet `{}` is down ({stopped} pane{} stopped{purged})\n",
+            fleet.name,
+            if stopped == 1 { "" } else { "s" }
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

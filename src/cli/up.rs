@@ -1,0 +1,206 @@
+//! `cafleet up` and `cafleet plan`: reconcile tmux and the registry to a fleet file.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+
+use super::{Globals, config, print, print_json};
+use crate::apply;
+use crate::error::{Error, Result};
+use crate::plan::{self, Plan};
+
+/// Make tmux and the registry match a fleet file: create what is missing, recreate what
+/// drifted, remove what was dropped, and touch nothing else. The plan is printed first.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The fleet file
+    #[arg(default_value = "fleet.toml")]
+    pub file: Utf8PathBuf,
+    /// Print the plan and stop: exit 0 when in sync, 2 when there are changes
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Return only when every agent is ready (exit 4 naming those that are not)
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Report drift but recreate nothing
+    #[arg(long, conflicts_with = "force_recreate")]
+    pub no_recreate: bool,
+    /// Recreate every agent, drifted or not (the Director too)
+    #[arg(long)]
+    pub force_recreate: bool,
+    /// Recreate this agent even if it did not drift (repeatable; `director` allowed)
+    #[arg(long, value_name = "NAME")]
+    pub recreate: Vec<String>,
+    /// Also remove agents added with `cafleet member create`
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Attach to the fleet's tmux session afterwards
+    #[arg(long)]
+    pub attach: bool,
+    /// Print the plan and the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Print what `cafleet up` would do; exit 0 when in sync, 2 when there are changes
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The fleet file
+    #[arg(default_value = "fleet.toml")]
+    pub file: Utf8PathBuf,
+    /// Print the plan as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(crate) fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    crate::manifest::duration::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 30s, 5m or 1h"))
+}
+
+pub fn run_plan(globals: &Globals, args: PlanArgs) -> Result<ExitCode> {
+    run(
+        globals,
+        UpArgs {
+            file: args.file,
+            dry_run: true,
+            wait: false,
+            timeout: Duration::ZERO,
+            no_recreate: false,
+            force_recreate: false,
+            recreate: Vec::new(),
+            remove_orphans: false,
+            attach: false,
+            json: args.json,
+        },
+    )
+}
+
+pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
+    let fleet = config::load(globals, &args.file)?;
+    for name in &args.recreate {
+        if fleet.agent(name).is_none() {
+            let names: Vec<&str> = fleet.agents.iter().map(|a| a.name.as_str()).collect();
+            return Err(Error::usage(format!(
+                "--recreate names `{name}`, which the fleet file does not declare"
+            ))
+            .hint(format!("agents: {}", names.join(", "))));
+        }
+    }
+    let db_path = apply::absolute_db(&globals.db_path()?);
+    let mut registry = crate::registry::Registry::open(&db_path)?;
+    let socket = globals
+        .tmux_socket
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| fleet.socket.clone());
+    let tmux = apply::tmux_for(Some(&socket), "");
+    let observed = apply::observe(&registry, &tmux, &fleet.name)?;
+    let options = plan::Options {
+        no_recreate: args.no_recreate,
+        force_recreate: args.force_recreate,
+        recreate: args.recreate.clone(),
+        remove_orphans: args.remove_orphans,
+    };
+    let plan = plan::diff(&fleet, &observed, &options);
+    if !args.json {
+        print(&plan.render())?;
+    }
+    if args.dry_run {
+        if args.json {
+            print_json(
+                &serde_json::json!({ "plan": plan, "summary": plan.summary(), "changes": plan.has_changes() }),
+            )?;
+        }
+        return Ok(ExitCode::from(if plan.has_changes() { 2 } else { 0 }));
+    }
+    let report = if plan.has_changes() {
+        let mut out: Vec<u8> = Vec::new();
+        let report = apply::run(
+            &mut registry,
+            &tmux,
+            &fleet,
+            &socket,
+            &db_path,
+            &plan,
+            &mut out,
+        )?;
+        if !args.json {
+            print(&String::from_utf8_lossy(&out))?;
+        }
+        report
+    } else {
+        if !args.json {
+            print(&format!("fleet `{}` is up to date\n", fleet.name))?;
+        }
+        apply::Report::default()
+    };
+    let laggards = if args.wait {
+        wait(&registry, &tmux, &fleet.name, &plan, args.timeout)?
+    } else {
+        Vec::new()
+    };
+    if args.json {
+        print_json(
+            &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards }),
+        )?;
+    }
+    if !laggards.is_empty() {
+        return Err(Error::timeout(format!(
+            "not ready after {}: {}",
+            crate::manifest::duration::format(args.timeout),
+            laggards.join(", ")
+        ))
+        .hint(
+            "look at their screens with `cafleet logs NAME`, or wait longer with --timeout"
+                .to_string(),
+        ));
+    }
+    if args.attach {
+        return attach(&tmux, &fleet.session);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn wait(
+    registry: &crate::registry::Registry,
+    tmux: &crate::tmux::Tmux,
+    fleet: &str,
+    plan: &Plan,
+    timeout: Duration,
+) -> Result<Vec<String>> {
+    let row = registry.require_fleet(fleet)?;
+    let declared: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| !matches!(s.action, plan::Action::Remove { .. }))
+        .map(|s| s.name.as_str())
+        .collect();
+    let mut agents = Vec::new();
+    for agent in registry.agents(row.id)? {
+        if !declared.contains(&agent.name.as_str()) {
+            continue;
+        }
+        let backend = agent.backend.parse().map_err(Error::failure)?;
+        agents.push((
+            agent.name.clone(),
+            agent.pane_id.clone().unwrap_or_default(),
+            backend,
+        ));
+    }
+    apply::wait_ready(tmux, &agents, timeout)
+}
+
+/// Replaces this process with `tmux attach` to the session.
+pub(crate) fn attach(tmux: &crate::tmux::Tmux, session: &str) -> Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = tmux.interactive_command();
+    cmd.args(["attach-session", "-t", &format!("={session}")]);
+    let err = cmd.exec();
+    Err(Error::failure(format!("cannot run tmux attach: {err}"))
+        .hint("is tmux installed and on PATH?"))
+}

@@ -1,0 +1,282 @@
+//! Reconcile planning: what `up` will do, as plain data. [`diff`] is a pure function of
+//! the validated fleet file and what was observed in tmux and the registry, so nearly all
+//! reconcile logic is tested without tmux; `apply` executes a [`Plan`], and `plan` /
+//! `up --dry-run` only print it.
+
+use std::collections::HashSet;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::manifest::{Agent, Fleet, LaunchSpec, Role};
+
+/// One agent as found before planning: its registry row (if any) and its pane (if any).
+#[derive(Debug, Clone)]
+pub struct ObservedAgent {
+    pub name: String,
+    pub role: Role,
+    /// `manifest` (declared by a fleet file) or `cli` (added by `member create`).
+    pub origin: String,
+    /// The registry state, e.g. `starting`, `idle`, `stopped`, `removed`.
+    pub status: String,
+    pub hash: Option<String>,
+    pub spec: Option<LaunchSpec>,
+    pub pane: Option<ObservedPane>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedPane {
+    pub id: String,
+    /// The pane exists and its process has not exited.
+    pub alive: bool,
+    /// The config hash the pane was tagged with when it was started.
+    pub hash: Option<String>,
+}
+
+/// A pane tagged with this fleet that no registry agent owns (for example left by an
+/// `up` that was killed between starting the pane and recording it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StrayPane {
+    pub id: String,
+    pub member: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub agents: Vec<ObservedAgent>,
+    pub strays: Vec<StrayPane>,
+}
+
+/// The flags of `up` that change the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub no_recreate: bool,
+    pub force_recreate: bool,
+    pub recreate: Vec<String>,
+    pub remove_orphans: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// Start the agent: it has no live pane.
+    Create { reason: String },
+    /// Kill the agent's pane and start it again with the new spec.
+    Recreate { changes: Vec<String> },
+    /// Leave it running.
+    Keep {
+        /// Drift that was found but not applied (the Director, or `--no-recreate`).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        drift: Vec<String>,
+    },
+    /// Kill its pane and mark it removed.
+    Remove { reason: String },
+    /// Added with `member create`; kept without `--remove-orphans`.
+    Unmanaged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub role: Role,
+    #[serde(flatten)]
+    pub action: Action,
+    /// The pane the step acts on, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pane: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub fleet: String,
+    /// Removals first, then the rest in start order.
+    pub steps: Vec<Step>,
+    /// Tagged panes no agent owns; `apply` kills them.
+    pub strays: Vec<StrayPane>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub recreate: usize,
+    pub remove: usize,
+    pub unchanged: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for step in &self.steps {
+            match step.action {
+                Action::Create { .. } => s.create += 1,
+                Action::Recreate { .. } => s.recreate += 1,
+                Action::Remove { .. } => s.remove += 1,
+                Action::Keep { .. } | Action::Unmanaged => s.unchanged += 1,
+            }
+        }
+        s.remove += self.strays.len();
+        s
+    }
+
+    /// Whether applying the plan would change anything.
+    pub fn has_changes(&self) -> bool {
+        let s = self.summary();
+        s.create + s.recreate + s.remove > 0
+    }
+
+    /// The terraform-style listing: one line a step, then the `Plan:` line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for step in &self.steps {
+            let who = format!("{} ({})", step.name, step.role);
+            let _ = match &step.action {
+                Action::Create { reason } => writeln!(out, "+ create {who}: {reason}"),
+                Action::Recreate { changes } => {
+                    writeln!(out, "~ recreate {who} ({})", changes.join("; "))
+                }
+                Action::Keep { drift } if drift.is_empty() => writeln!(out, "= keep {who}"),
+                Action::Keep { drift } => {
+                    let flag = if step.role == Role::Director {
+                        format!("--recreate {}", step.name)
+                    } else {
+                        "up without --no-recreate".to_string()
+                    };
+                    writeln!(
+                        out,
+                        "= keep {who}, drifted ({}); not applied: use {flag}",
+                        drift.join("; ")
+                    )
+                }
+                Action::Remove { reason } => writeln!(out, "- remove {who}: {reason}"),
+                Action::Unmanaged => writeln!(
+                    out,
+                    "? unmanaged {who}: added with `cafleet member create`; --remove-orphans removes it"
+                ),
+            };
+        }
+        for stray in &self.strays {
+            let _ = writeln!(
+                out,
+                "- remove stray pane {} tagged `{}`",
+                stray.id, stray.member
+            );
+        }
+        let s = self.summary();
+        let _ = writeln!(
+            out,
+            "Plan: {} to create, {} to recreate, {} to remove, {} unchanged.",
+            s.create, s.recreate, s.remove, s.unchanged
+        );
+        out
+    }
+}
+
+/// Decides, per agent, what `up` must do to make tmux and the registry match `fleet`.
+pub fn diff(fleet: &Fleet, observed: &Observed, options: &Options) -> Plan {
+    let declared: HashSet<&str> = fleet.agents.iter().map(|a| a.name.as_str()).collect();
+    let mut steps = Vec::new();
+
+    // Removals first, so a recreated name never meets its old pane.
+    for o in &observed.agents {
+        if declared.contains(o.name.as_str()) || o.status == "removed" {
+            continue;
+        }
+        let live_pane = o.pane.as_ref().filter(|p| p.alive).map(|p| p.id.clone());
+        let action = if o.origin == "cli" {
+            if options.remove_orphans {
+                Action::Remove {
+                    reason: "not in the fleet file (--remove-orphans)".into(),
+                }
+            } else if live_pane.is_some() {
+                Action::Unmanaged
+            } else {
+                continue;
+            }
+        } else {
+            Action::Remove {
+                reason: "no longer in the fleet file".into(),
+            }
+        };
+        steps.push(Step {
+            name: o.name.clone(),
+            role: o.role,
+            action,
+            pane: o.pane.as_ref().map(|p| p.id.clone()),
+        });
+    }
+
+    for agent in &fleet.agents {
+        let o = observed.agents.iter().find(|o| o.name == agent.name);
+        let action = decide(agent, o, options);
+        steps.push(Step {
+            name: agent.name.clone(),
+            role: agent.role,
+            action,
+            pane: o.and_then(|o| o.pane.as_ref()).map(|p| p.id.clone()),
+        });
+    }
+    Plan {
+        fleet: fleet.name.clone(),
+        steps,
+        strays: observed.strays.clone(),
+    }
+}
+
+fn decide(agent: &Agent, observed: Option<&ObservedAgent>, options: &Options) -> Action {
+    let Some(o) = observed else {
+        return Action::Create {
+            reason: "new".into(),
+        };
+    };
+    let pane = match &o.pane {
+        None if o.status == "stopped" || o.status == "removed" => {
+            return Action::Create {
+                reason: format!("{} before", o.status),
+            };
+        }
+        None => {
+            return Action::Create {
+                reason: "its pane is gone".into(),
+            };
+        }
+        Some(pane) if !pane.alive => {
+            return Action::Create {
+                reason: "its process exited".into(),
+            };
+        }
+        Some(pane) => pane,
+    };
+    let running_hash = pane.hash.as_deref().or(o.hash.as_deref());
+    let forced = options.force_recreate || options.recreate.iter().any(|n| n == &agent.name);
+    if running_hash == Some(agent.hash.as_str()) && o.origin == "manifest" {
+        return if forced {
+            Action::Recreate {
+                changes: vec!["recreate requested".into()],
+            }
+        } else {
+            Action::Keep { drift: Vec::new() }
+        };
+    }
+    let changes = match &o.spec {
+        _ if o.origin != "manifest" => {
+            vec!["was added with `member create`; now declared in the file".into()]
+        }
+        Some(old) => {
+            let c = agent.spec.changes_from(old);
+            if c.is_empty() {
+                vec!["config changed".into()]
+            } else {
+                c
+            }
+        }
+        None => vec!["config changed".into()],
+    };
+    let director_guard = agent.role == Role::Director && !forced;
+    if director_guard || (options.no_recreate && !forced) {
+        return Action::Keep { drift: changes };
+    }
+    Action::Recreate { changes }
+}
+
+#[cfg(test)]
+mod tests;

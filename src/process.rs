@@ -1,0 +1,225 @@
+//! Ending a pane's processes by pid, the way nextest ends a test: SIGTERM to the whole
+//! process group, a grace period polled against a deadline, then SIGKILL.
+//!
+//! tmux starts every pane's program as a session and process-group leader, so the pane
+//! pid is also the pgid of everything the agent started (tool calls, shells, servers).
+//! Only the pid or pgid given is ever signalled, and never 0, 1 or our own group, where
+//! a signal would reach far more than one pane. A zombie counts as gone: it has exited,
+//! and in a container whose init does not reap, it would otherwise look alive forever.
+
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::{Pid, getpgrp, getpid};
+
+use crate::error::{Error, Result};
+
+/// Short enough that a fast exit is noticed at once, long enough not to spin.
+const POLL: Duration = Duration::from_millis(20);
+/// SIGKILL cannot be ignored, but the kernel may take a moment to tear a process down
+/// (for example while it finishes uninterruptible I/O).
+const AFTER_KILL: Duration = Duration::from_secs(2);
+
+/// How [`terminate`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Nothing with that pid or pgid was running.
+    NotRunning,
+    /// Everything exited within the grace period after SIGTERM.
+    Terminated,
+    /// SIGKILL was needed, and then everything was gone.
+    Killed,
+    /// Something was still running even after SIGKILL.
+    Survived,
+}
+
+impl Ending {
+    /// Whether any process was left behind.
+    pub fn left_something(self) -> bool {
+        self == Ending::Survived
+    }
+}
+
+/// Whether `pid` is a running (not zombie) process.
+pub fn is_alive(pid: u32) -> bool {
+    let Some(pid) = as_pid(pid) else {
+        return false;
+    };
+    match kill(pid, None) {
+        Ok(()) | Err(Errno::EPERM) => !is_zombie(pid).unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// Ends the process group led by `pid` (or `pid` alone when it leads no group):
+/// SIGTERM, up to `grace` for everything to exit, then SIGKILL.
+pub fn terminate(pid: u32, grace: Duration) -> Result<Ending> {
+    let target = as_pid(pid).ok_or_else(|| refuse(pid))?;
+    if target == getpgrp() || target == getpid() {
+        return Err(refuse(pid));
+    }
+    let victim = if killpg(target, None).is_ok() {
+        Victim::Group(target)
+    } else if kill(target, None).is_ok() {
+        Victim::Process(target)
+    } else {
+        return Ok(Ending::NotRunning);
+    };
+    if !victim.alive() {
+        return Ok(Ending::NotRunning);
+    }
+    victim.signal(Signal::SIGTERM)?;
+    if victim.wait_gone(grace) {
+        return Ok(Ending::Terminated);
+    }
+    victim.signal(Signal::SIGKILL)?;
+    if victim.wait_gone(AFTER_KILL) {
+        Ok(Ending::Killed)
+    } else {
+        Ok(Ending::Survived)
+    }
+}
+
+fn refuse(pid: u32) -> Error {
+    Error::usage(format!(
+        "refusing to signal pid {pid}: it is not a single pane's process"
+    ))
+}
+
+/// Pids above `i32::MAX` do not exist, and 0 and 1 would signal far too much.
+fn as_pid(pid: u32) -> Option<Pid> {
+    i32::try_from(pid)
+        .ok()
+        .filter(|&p| p > 1)
+        .map(Pid::from_raw)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Victim {
+    Group(Pid),
+    Process(Pid),
+}
+
+impl Victim {
+    fn signal(self, signal: Signal) -> Result<()> {
+        let (result, what) = match self {
+            Victim::Group(pgid) => (killpg(pgid, signal), format!("process group {pgid}")),
+            Victim::Process(pid) => (kill(pid, signal), format!("process {pid}")),
+        };
+        match result {
+            // Gone between the check and the signal: that is what we wanted.
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(err) => Err(Error::failure(format!(
+                "failed to send {signal} to {what}: {}",
+                err.desc().to_lowercase()
+            ))),
+        }
+    }
+
+    fn alive(self) -> bool {
+        match self {
+            Victim::Process(pid) => is_alive(pid.as_raw() as u32),
+            Victim::Group(pgid) => match killpg(pgid, None) {
+                Err(Errno::ESRCH) => false,
+                _ => group_has_live_member(pgid).unwrap_or(true),
+            },
+        }
+    }
+
+    fn wait_gone(self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !self.alive() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::sleep(POLL.min(deadline - now));
+        }
+    }
+}
+
+/// The state letter of `/proc/PID/stat` and its process group; `None` where there is no
+/// such file (not Linux, or the process is gone).
+fn proc_stat(pid: i32) -> Option<(char, i32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself contain `)` and spaces.
+    let after = &text[text.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+fn is_zombie(pid: Pid) -> Option<bool> {
+    proc_stat(pid.as_raw()).map(|(state, _)| matches!(state, 'Z' | 'X'))
+}
+
+/// Whether any non-zombie process is in group `pgid`, by scanning `/proc`; `None` when
+/// `/proc` cannot be read, so the caller falls back to what `kill(2)` says.
+fn group_has_live_member(pgid: Pid) -> Option<bool> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let mut live = false;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if let Some((state, pgrp)) = proc_stat(pid)
+            && pgrp == pgid.as_raw()
+            && !matches!(state, 'Z' | 'X')
+        {
+            live = true;
+            break;
+        }
+    }
+    Some(live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_pids_that_reach_too_far() {
+        assert!(terminate(0, Duration::ZERO).is_err());
+        assert!(terminate(1, Duration::ZERO).is_err());
+        assert!(terminate(std::process::id(), Duration::ZERO).is_err());
+        assert!(terminate(u32::MAX, Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn liveness_of_ourselves_and_of_nothing() {
+        assert!(is_alive(std::process::id()));
+        assert!(!is_alive(0));
+        assert!(!is_alive(u32::MAX));
+    }
+
+    #[test]
+    fn ends_a_group_that_exits_on_term() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // Reap in the background, as tmux does for a pane, so the exit is visible.
+        let reaper = std::thread::spawn(move || child.wait());
+        assert!(is_alive(pid));
+        assert_eq!(
+            terminate(pid, Duration::from_secs(5)).unwrap(),
+            Ending::Terminated
+        );
+        reaper.join().unwrap().unwrap();
+        assert!(!is_alive(pid));
+        assert_eq!(terminate(pid, Duration::ZERO).unwrap(), Ending::NotRunning);
+    }
+}
