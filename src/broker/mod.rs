@@ -12,7 +12,8 @@
 //! process ([`spawn_notifier`], the hidden `cafleet agent notify`) which calls
 //! [`notify_messages`]; that notifies each recipient on its own thread. `up` and the
 //! monitor call [`deliver_pending`] when an agent is back. The pane itself is reached
-//! through the [`Panes`] trait so the decisions here are tested without tmux.
+//! through the [`Panes`] trait (implemented by `tmux::Tmux`) so the decisions here are
+//! tested without tmux.
 
 pub mod lock;
 pub mod preview;
@@ -34,12 +35,10 @@ use crate::registry::agents::AgentRow;
 use crate::registry::fleets::FleetRow;
 use crate::registry::messages::MessageRow;
 
-pub use tmux_panes::TmuxPanes;
-
-/// The pane option naming the fleet an agent's pane belongs to.
-pub const FLEET_TAG: &str = "@cafleet_fleet";
-/// The pane option naming the member an agent's pane belongs to.
-pub const MEMBER_TAG: &str = "@cafleet_member";
+/// The pane option naming the fleet an agent's pane belongs to (set by `apply`).
+pub const FLEET_TAG: &str = crate::apply::TAG_FLEET;
+/// The pane option naming the member an agent's pane belongs to (set by `apply`).
+pub const MEMBER_TAG: &str = crate::apply::TAG_MEMBER;
 
 /// Agent states in which no pane is expected to answer.
 const NOT_LIVE: [&str; 3] = ["stopped", "removed", "dead"];
@@ -228,16 +227,14 @@ pub fn notify_recipient(
             reason,
             agent_status,
         } => {
-            if let Some((status, clear_pane)) = agent_status {
-                if let Some(pane) = &agent.pane_id {
-                    registry.set_agent_status_if_pane(
-                        agent.id,
-                        pane,
-                        status,
-                        Some(&reason),
-                        clear_pane,
-                    )?;
-                }
+            if let (Some((status, clear_pane)), Some(pane)) = (agent_status, &agent.pane_id) {
+                registry.set_agent_status_if_pane(
+                    agent.id,
+                    pane,
+                    status,
+                    Some(&reason),
+                    clear_pane,
+                )?;
             }
             Outcome::Queued { reason }
         }

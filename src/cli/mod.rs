@@ -8,6 +8,8 @@ mod config;
 mod db;
 mod doctor;
 mod down;
+pub mod identity;
+mod message;
 mod ps;
 pub mod schema;
 mod skill;
@@ -76,6 +78,9 @@ pub enum Command {
     Logs(ps::LogsArgs),
     /// The audit timeline of every step, spawn, kill, nudge and delivery
     Events(ps::EventsArgs),
+    /// Send, read and acknowledge messages between members
+    #[command(subcommand)]
+    Message(message::MessageCommand),
     /// Validate or print a fleet file
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -129,7 +134,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(cmd) => config::run(&globals, cmd),
         Command::Schema(args) => schema::run(args),
         Command::Db(cmd) => db::run(&globals, cmd),
-        Command::Agent(cmd) => agent::run(cmd),
+        Command::Message(cmd) => message::run(&globals, cmd),
+        Command::Agent(cmd) => agent::run(&globals, cmd),
         Command::Doctor(args) => doctor::run(&globals, args),
         Command::Skill(cmd) => skill::run(cmd),
         Command::Completions(args) => completions::run(args),
