@@ -55,19 +55,30 @@ fn show_ms(value: i64) -> String {
 
 pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
     match cmd {
-        MonitorCommand::Start { fleet, interval, stall_after, once } => {
+        MonitorCommand::Start {
+            fleet,
+            interval,
+            stall_after,
+            once,
+        } => {
             let registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
             if fleet.status != "up" {
-                return Err(Error::failure(format!("fleet `{}` is down", fleet.name)).hint("bring it up with `cafleet up` first"));
+                return Err(Error::failure(format!("fleet `{}` is down", fleet.name))
+                    .hint("bring it up with `cafleet up` first"));
             }
             let db = crate::apply::absolute_db(registry.path());
             drop(registry);
             // A defaults-only start takes the fleet file's [monitor] settings.
             let (interval, stall_after) = match (&fleet.manifest_path, interval, stall_after) {
                 (Some(path), None, _) | (Some(path), _, None) => {
-                    let options = crate::manifest::LoadOptions { db_path: Some(db.clone()), styled: false };
-                    let from_file = crate::manifest::load(path.as_str().into(), &options).ok().and_then(|f| f.monitor);
+                    let options = crate::manifest::LoadOptions {
+                        db_path: Some(db.clone()),
+                        styled: false,
+                    };
+                    let from_file = crate::manifest::load(path.as_str().into(), &options)
+                        .ok()
+                        .and_then(|f| f.monitor);
                     (
                         interval.or(from_file.as_ref().map(|m| m.interval)),
                         stall_after.or(from_file.as_ref().map(|m| m.stall_after)),
@@ -76,9 +87,14 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
                 _ => (interval, stall_after),
             };
             let stop = Arc::new(AtomicBool::new(false));
-            for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT, signal_hook::consts::SIGHUP] {
-                signal_hook::flag::register(signal, Arc::clone(&stop))
-                    .map_err(|err| Error::failure(format!("cannot install a signal handler: {err}")))?;
+            for signal in [
+                signal_hook::consts::SIGTERM,
+                signal_hook::consts::SIGINT,
+                signal_hook::consts::SIGHUP,
+            ] {
+                signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|err| {
+                    Error::failure(format!("cannot install a signal handler: {err}"))
+                })?;
             }
             let mut out = std::io::stdout();
             let reason = run::run(
@@ -101,7 +117,10 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
             let row = registry.monitor(fleet.id)?;
             let running = row.as_ref().is_some_and(|m| {
-                m.status == "running" && m.pid.and_then(|p| u32::try_from(p).ok()).is_some_and(crate::process::is_alive)
+                m.status == "running"
+                    && m.pid
+                        .and_then(|p| u32::try_from(p).ok())
+                        .is_some_and(crate::process::is_alive)
             });
             let agents: Vec<_> = registry
                 .agents(fleet.id)?
@@ -110,7 +129,9 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
                 .map(|a| serde_json::json!({"name": a.name, "role": a.role, "state": a.status, "since": a.status_since, "reason": a.status_reason}))
                 .collect();
             if json {
-                print_json(&serde_json::json!({"fleet": fleet.name, "running": running, "monitor": row, "agents": agents}))?;
+                print_json(
+                    &serde_json::json!({"fleet": fleet.name, "running": running, "monitor": row, "agents": agents}),
+                )?;
                 return Ok(ExitCode::SUCCESS);
             }
             let mut text = match &row {
@@ -125,12 +146,22 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
                 Some(m) => format!(
                     "monitor of `{}`: stopped{}{}\n",
                     fleet.name,
-                    m.stopped_at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default(),
-                    m.stop_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                    m.stopped_at
+                        .as_deref()
+                        .map(|t| format!(" at {t}"))
+                        .unwrap_or_default(),
+                    m.stop_reason
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
                 ),
                 None => format!("monitor of `{}`: never started\n", fleet.name),
             };
-            let mut rows = vec![["NAME", "ROLE", "STATE", "SINCE", "REASON"].map(String::from).to_vec()];
+            let mut rows = vec![
+                ["NAME", "ROLE", "STATE", "SINCE", "REASON"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
             for a in &agents {
                 rows.push(
                     ["name", "role", "state", "since", "reason"]
@@ -143,15 +174,25 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
             print(&text)?;
             Ok(ExitCode::SUCCESS)
         }
-        MonitorCommand::Config { fleet, interval, stall_after } => {
+        MonitorCommand::Config {
+            fleet,
+            interval,
+            stall_after,
+        } => {
             let mut registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
             if interval.is_some() || stall_after.is_some() {
                 registry.configure_monitor(fleet.id, interval.map(ms), stall_after.map(ms))?;
             }
             let row = registry.monitor(fleet.id)?;
-            let (i, s) = row.map(|m| (m.interval_ms, m.stall_after_ms)).unwrap_or((60_000, 600_000));
-            print(&format!("interval = \"{}\"\nstall_after = \"{}\"\n", show_ms(i), show_ms(s)))?;
+            let (i, s) = row
+                .map(|m| (m.interval_ms, m.stall_after_ms))
+                .unwrap_or((60_000, 600_000));
+            print(&format!(
+                "interval = \"{}\"\nstall_after = \"{}\"\n",
+                show_ms(i),
+                show_ms(s)
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -47,15 +47,26 @@ struct FileSettings {
 }
 
 fn file_settings(fleet: &FleetRow, db: &Utf8PathBuf) -> FileSettings {
-    let mut settings = FileSettings { policies: HashMap::new(), layout: "tiled".into(), panes_per_window: 4 };
+    let mut settings = FileSettings {
+        policies: HashMap::new(),
+        layout: "tiled".into(),
+        panes_per_window: 4,
+    };
     let Some(path) = &fleet.manifest_path else {
         return settings;
     };
-    let options = crate::manifest::LoadOptions { db_path: Some(db.clone()), styled: false };
+    let options = crate::manifest::LoadOptions {
+        db_path: Some(db.clone()),
+        styled: false,
+    };
     if let Ok(file) = crate::manifest::load(path.as_str().into(), &options) {
         settings.layout = file.layout.clone();
         settings.panes_per_window = file.panes_per_window;
-        settings.policies = file.agents.iter().map(|a| (a.name.clone(), a.restart.clone())).collect();
+        settings.policies = file
+            .agents
+            .iter()
+            .map(|a| (a.name.clone(), a.restart.clone()))
+            .collect();
     }
     settings
 }
@@ -65,9 +76,13 @@ pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Resu
     let fleet = registry.require_fleet(&options.fleet)?;
     let pid = std::process::id();
     let to_ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-    registry.claim_monitor(fleet.id, pid, options.interval.map(to_ms), options.stall_after.map(to_ms), |p| {
-        u32::try_from(p).is_ok_and(crate::process::is_alive)
-    })?;
+    registry.claim_monitor(
+        fleet.id,
+        pid,
+        options.interval.map(to_ms),
+        options.stall_after.map(to_ms),
+        |p| u32::try_from(p).is_ok_and(crate::process::is_alive),
+    )?;
     registry.event(Some(fleet.id), None, "monitor.start", json!({"pid": pid}))?;
     let settings = file_settings(&fleet, &options.db);
     let tmux = apply::tmux_for(options.tmux_override.as_deref(), &fleet.socket);
@@ -87,21 +102,42 @@ pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Resu
         if fleet.status == "down" {
             break "the fleet was brought down".to_string();
         }
-        let row = registry.monitor(fleet.id)?.ok_or_else(|| Error::failure("the monitor row vanished"))?;
+        let row = registry
+            .monitor(fleet.id)?
+            .ok_or_else(|| Error::failure("the monitor row vanished"))?;
         if row.pid != Some(i64::from(pid)) {
-            break format!("another monitor took over (pid {})", row.pid.unwrap_or_default());
+            break format!(
+                "another monitor took over (pid {})",
+                row.pid.unwrap_or_default()
+            );
         }
-        let stall_after = Duration::from_millis(u64::try_from(row.stall_after_ms).unwrap_or(600_000));
-        let interval = Duration::from_millis(u64::try_from(row.interval_ms).unwrap_or(60_000).max(100));
+        let stall_after =
+            Duration::from_millis(u64::try_from(row.stall_after_ms).unwrap_or(600_000));
+        let interval =
+            Duration::from_millis(u64::try_from(row.interval_ms).unwrap_or(60_000).max(100));
         tick_no += 1;
-        match tick(&mut registry, &tmux, &fleet, &settings, &mut tracker, started.elapsed(), stall_after, tick_no) {
+        match tick(
+            &mut registry,
+            &tmux,
+            &fleet,
+            &settings,
+            &mut tracker,
+            started.elapsed(),
+            stall_after,
+            tick_no,
+        ) {
             Ok(summary) => {
                 let _ = writeln!(out, "tick {tick_no}: {summary}");
             }
             // A tick that fails (tmux restarting, say) is reported and the loop goes on.
             Err(err) => {
                 let _ = writeln!(out, "tick {tick_no} failed: {}", err.message);
-                registry.event(Some(fleet.id), None, "monitor.error", json!({"error": err.message}))?;
+                registry.event(
+                    Some(fleet.id),
+                    None,
+                    "monitor.error",
+                    json!({"error": err.message}),
+                )?;
             }
         }
         registry.monitor_ticked(fleet.id)?;
@@ -110,15 +146,24 @@ pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Resu
         }
         let deadline = Instant::now() + interval;
         while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())));
+            std::thread::sleep(
+                Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())),
+            );
         }
     };
     if let Some(fleet) = registry.fleet_by_name(&options.fleet)? {
-        let still_ours = registry.monitor(fleet.id)?.is_some_and(|m| m.pid == Some(i64::from(pid)));
+        let still_ours = registry
+            .monitor(fleet.id)?
+            .is_some_and(|m| m.pid == Some(i64::from(pid)));
         if still_ours {
             registry.mark_monitor_stopped(fleet.id, &reason)?;
         }
-        registry.event(Some(fleet.id), None, "monitor.stop", json!({"pid": pid, "reason": reason}))?;
+        registry.event(
+            Some(fleet.id),
+            None,
+            "monitor.stop",
+            json!({"pid": pid, "reason": reason}),
+        )?;
     }
     Ok(reason)
 }
@@ -150,8 +195,10 @@ fn tick(
     stall_after: Duration,
     tick_no: u64,
 ) -> Result<String> {
-    let panes: HashMap<String, crate::tmux::Pane> =
-        apply::fleet_panes(tmux, &fleet.name)?.into_iter().map(|p| (p.id.to_string(), p)).collect();
+    let panes: HashMap<String, crate::tmux::Pane> = apply::fleet_panes(tmux, &fleet.name)?
+        .into_iter()
+        .map(|p| (p.id.to_string(), p))
+        .collect();
     let unread = registry.unread_counts(fleet.id)?;
     let agents: Vec<AgentRow> = registry
         .agents(fleet.id)?
@@ -168,12 +215,16 @@ fn tick(
             .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()));
         let liveness = match pane {
             None => Liveness::Missing,
-            Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => {
-                Liveness::Exited { code: p.dead_status, signal: p.dead_signal }
-            }
+            Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => Liveness::Exited {
+                code: p.dead_status,
+                signal: p.dead_signal,
+            },
             Some(p) => {
                 let text = tmux.capture_pane(p.id, None)?;
-                Liveness::Running { screen_hash: hash_text(&text), screen: screen_of(backend, &text) }
+                Liveness::Running {
+                    screen_hash: hash_text(&text),
+                    screen: screen_of(backend, &text),
+                }
             }
         };
         observations.push(Observation {
@@ -181,17 +232,30 @@ fn tick(
             is_director: agent.role == "director",
             liveness,
             unread: unread.get(&agent.name).copied().unwrap_or(0),
-            restart: settings.policies.get(&agent.name).cloned().unwrap_or_default(),
+            restart: settings
+                .policies
+                .get(&agent.name)
+                .cloned()
+                .unwrap_or_default(),
         });
     }
     let decisions = tracker.tick(now, stall_after, &observations);
     for decision in &decisions {
         match decision {
-            Decision::SetState { name, state, reason } => {
+            Decision::SetState {
+                name,
+                state,
+                reason,
+            } => {
                 if let Some(agent) = agents.iter().find(|a| &a.name == name) {
                     let reason = (!reason.is_empty()).then_some(reason.as_str());
                     registry.set_agent_status(agent.id, state.as_str(), reason)?;
-                    registry.event(Some(fleet.id), Some(name), "state", json!({"from": agent.status, "to": state.as_str(), "reason": reason}))?;
+                    registry.event(
+                        Some(fleet.id),
+                        Some(name),
+                        "state",
+                        json!({"from": agent.status, "to": state.as_str(), "reason": reason}),
+                    )?;
                 }
             }
             Decision::Nudge { name, text } => {
@@ -207,7 +271,15 @@ fn tick(
     // Messages that waited while an agent was away are announced once it is live.
     let live: Vec<&Observation> = observations
         .iter()
-        .filter(|o| matches!(o.liveness, Liveness::Running { screen: Screen::Idle | Screen::Working, .. }))
+        .filter(|o| {
+            matches!(
+                o.liveness,
+                Liveness::Running {
+                    screen: Screen::Idle | Screen::Working,
+                    ..
+                }
+            )
+        })
         .collect();
     for o in live {
         if registry.pending_messages(fleet.id, &o.name)?.is_empty() {
@@ -215,28 +287,55 @@ fn tick(
         }
         broker::deliver_pending(registry, tmux, fleet, &o.name)?;
     }
-    let mut counts: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    let mut counts: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
     for agent in registry.agents(fleet.id)? {
         if agent.status != "removed" && agent.status != "stopped" {
             counts.entry(agent.status).or_default().push(agent.name);
         }
     }
-    let summary: Vec<String> = counts.iter().map(|(state, names)| format!("{} {state} ({})", names.len(), names.join(", "))).collect();
+    let summary: Vec<String> = counts
+        .iter()
+        .map(|(state, names)| format!("{} {state} ({})", names.len(), names.join(", ")))
+        .collect();
     let summary = summary.join("; ");
     heartbeat(registry, tmux, fleet, tick_no, &summary)?;
     Ok(summary)
 }
 
 /// Stores an ack-able nudge for `recipient` and announces it in its pane.
-pub fn nudge(registry: &mut Registry, tmux: &Tmux, fleet: &FleetRow, sender: &str, recipient: &str, text: &str) -> Result<()> {
+pub fn nudge(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    sender: &str,
+    recipient: &str,
+    text: &str,
+) -> Result<()> {
     let id = registry.insert_message(fleet.id, sender, recipient, text.as_bytes(), "nudge")?;
-    registry.event(Some(fleet.id), Some(recipient), "nudge", json!({"message": id, "from": sender, "text": text}))?;
+    registry.event(
+        Some(fleet.id),
+        Some(recipient),
+        "nudge",
+        json!({"message": id, "from": sender, "text": text}),
+    )?;
     broker::notify_recipient(registry, tmux, fleet, recipient, Some(&[id]))?;
     Ok(())
 }
 
-fn restart(registry: &mut Registry, tmux: &Tmux, fleet: &FleetRow, settings: &FileSettings, agent: &AgentRow) -> Result<()> {
-    let spec = agent.spec().ok_or_else(|| Error::failure(format!("`{}` has no recorded launch spec to restart from", agent.name)))?;
+fn restart(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    settings: &FileSettings,
+    agent: &AgentRow,
+) -> Result<()> {
+    let spec = agent.spec().ok_or_else(|| {
+        Error::failure(format!(
+            "`{}` has no recorded launch spec to restart from",
+            agent.name
+        ))
+    })?;
     if let Some(pane) = &agent.pane_id {
         apply::kill_pane(tmux, pane, &fleet.name, &agent.name)?;
     }
@@ -248,7 +347,11 @@ fn restart(registry: &mut Registry, tmux: &Tmux, fleet: &FleetRow, settings: &Fi
     let db = registry.path().to_owned();
     let hash = agent.config_hash.clone().unwrap_or_else(|| spec.hash());
     let pane = apply::spawn(
-        &mut apply::Env { registry, tmux, db_path: &db },
+        &mut apply::Env {
+            registry,
+            tmux,
+            db_path: &db,
+        },
         &apply::SpawnRequest {
             fleet,
             name: &agent.name,
@@ -261,13 +364,28 @@ fn restart(registry: &mut Registry, tmux: &Tmux, fleet: &FleetRow, settings: &Fi
             panes_per_window: settings.panes_per_window,
         },
     )?;
-    registry.event(Some(fleet.id), Some(&agent.name), "restart", json!({"pane": pane.to_string()}))?;
+    registry.event(
+        Some(fleet.id),
+        Some(&agent.name),
+        "restart",
+        json!({"pane": pane.to_string()}),
+    )?;
     Ok(())
 }
 
 /// Wakes the monitoring agent with one line a tick: never Escape, never on a prompt.
-fn heartbeat(registry: &mut Registry, tmux: &Tmux, fleet: &FleetRow, tick_no: u64, summary: &str) -> Result<()> {
-    let Some(agent) = registry.agents(fleet.id)?.into_iter().find(|a| a.role == "monitor" && broker::may_be_live(a)) else {
+fn heartbeat(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    tick_no: u64,
+    summary: &str,
+) -> Result<()> {
+    let Some(agent) = registry
+        .agents(fleet.id)?
+        .into_iter()
+        .find(|a| a.role == "monitor" && broker::may_be_live(a))
+    else {
         return Ok(());
     };
     let Some(pane) = agent.pane_id.clone() else {
@@ -279,7 +397,10 @@ fn heartbeat(registry: &mut Registry, tmux: &Tmux, fleet: &FleetRow, tick_no: u6
     let Some(info) = tmux.info(&pane)? else {
         return Ok(());
     };
-    if info.dead || info.fleet.as_deref() != Some(fleet.name.as_str()) || info.member.as_deref() != Some(agent.name.as_str()) {
+    if info.dead
+        || info.fleet.as_deref() != Some(fleet.name.as_str())
+        || info.member.as_deref() != Some(agent.name.as_str())
+    {
         return Ok(());
     }
     let screen = screens::classify(backend, &tmux.capture(&pane)?);

@@ -89,14 +89,28 @@ impl Registry {
     }
 
     /// Changes the settings a running (or future) loop reads on its next tick.
-    pub fn configure_monitor(&mut self, fleet_id: i64, interval_ms: Option<i64>, stall_after_ms: Option<i64>) -> Result<()> {
+    pub fn configure_monitor(
+        &mut self,
+        fleet_id: i64,
+        interval_ms: Option<i64>,
+        stall_after_ms: Option<i64>,
+    ) -> Result<()> {
         self.write(|tx| {
-            tx.execute("INSERT INTO monitors (fleet_id) VALUES (?1) ON CONFLICT (fleet_id) DO NOTHING", [fleet_id])?;
+            tx.execute(
+                "INSERT INTO monitors (fleet_id) VALUES (?1) ON CONFLICT (fleet_id) DO NOTHING",
+                [fleet_id],
+            )?;
             if let Some(ms) = interval_ms {
-                tx.execute("UPDATE monitors SET interval_ms = ?2 WHERE fleet_id = ?1", params![fleet_id, ms])?;
+                tx.execute(
+                    "UPDATE monitors SET interval_ms = ?2 WHERE fleet_id = ?1",
+                    params![fleet_id, ms],
+                )?;
             }
             if let Some(ms) = stall_after_ms {
-                tx.execute("UPDATE monitors SET stall_after_ms = ?2 WHERE fleet_id = ?1", params![fleet_id, ms])?;
+                tx.execute(
+                    "UPDATE monitors SET stall_after_ms = ?2 WHERE fleet_id = ?1",
+                    params![fleet_id, ms],
+                )?;
             }
             Ok(())
         })
