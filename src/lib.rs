@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod backend;
+pub mod broker;
 pub mod cli;
 pub mod doctor;
 pub mod error;

@@ -4,6 +4,7 @@
 
 pub mod fake;
 pub mod fake_options;
+pub mod screens;
 
 pub use crate::manifest::raw::BackendName;
 

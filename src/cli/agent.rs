@@ -1,19 +1,37 @@
-//! `cafleet agent …`: hidden commands that run as an agent's own pane program. Today the
-//! only one is `agent fake`, the built-in stand-in agent (see `backend::fake`).
+//! `cafleet agent …`: hidden commands cafleet runs itself: `agent fake`, the built-in
+//! stand-in agent run as a pane's own program (see `backend::fake`), and `agent notify`,
+//! the detached notifier `message send`/`broadcast` start to type previews (see `broker`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use super::{Globals, print};
 use crate::backend::fake::{self, FakeConfig};
 use crate::backend::fake_options::FakeOptions;
+use crate::broker;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Run the built-in fake coding agent in this terminal
     Fake(FakeArgs),
+    /// Type the previews of stored messages into their recipients' panes
+    Notify(NotifyArgs),
+}
+
+/// Type the previews of stored messages into their recipients' panes (what `message
+/// send` starts in the background); prints one JSON line per recipient.
+#[derive(Debug, clap::Args)]
+pub struct NotifyArgs {
+    /// The fleet the messages belong to
+    #[arg(long, value_name = "NAME")]
+    pub fleet: String,
+
+    /// Comma-separated message ids
+    #[arg(long, value_name = "IDS", value_delimiter = ',', required = true)]
+    pub message_ids: Vec<i64>,
 }
 
 /// Run the built-in fake coding agent in this terminal.
@@ -40,8 +58,23 @@ pub struct FakeArgs {
     pub prompt: Option<String>,
 }
 
-pub fn run(cmd: AgentCommand) -> Result<ExitCode> {
+pub fn run(globals: &Globals, cmd: AgentCommand) -> Result<ExitCode> {
     match cmd {
+        AgentCommand::Notify(args) => {
+            let registry = globals.registry()?;
+            let fleet = registry.require_fleet(&args.fleet)?;
+            let tmux = crate::apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
+            let path = registry.path().to_owned();
+            drop(registry);
+            let deliveries = broker::notify_messages(&path, &tmux, &fleet, &args.message_ids)?;
+            let mut out = String::new();
+            for delivery in deliveries {
+                out.push_str(&serde_json::to_string(&delivery).unwrap_or_default());
+                out.push('\n');
+            }
+            print(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         AgentCommand::Fake(args) => {
             let options: FakeOptions = serde_json::from_str(&args.options).map_err(|err| {
                 Error::usage(format!("invalid --options: {err}"))

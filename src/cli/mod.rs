@@ -9,7 +9,10 @@ mod db;
 mod doctor;
 mod down;
 mod fleet;
+pub mod identity;
 mod member;
+mod message;
+mod monitor;
 mod ps;
 pub mod schema;
 mod skill;
@@ -46,7 +49,8 @@ pub struct Globals {
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<String>,
 
-    /// Use the tmux server `tmux -L NAME` instead of the fleet's own
+    /// Use this tmux server instead of the fleet's own: a name for `tmux -L NAME`, or a
+    /// socket path (containing `/`) for `tmux -S PATH`
     #[arg(long, global = true, value_name = "NAME", env = "CAFLEET_TMUX_SOCKET")]
     pub tmux_socket: Option<String>,
 }
@@ -79,12 +83,18 @@ pub enum Command {
     /// Manage agents by hand: create, delete, list, show, capture
     #[command(subcommand)]
     Member(member::MemberCommand),
+    /// The monitoring member's heartbeat loop: start, status, config
+    #[command(subcommand)]
+    Monitor(monitor::MonitorCommand),
     /// Attach to a fleet's tmux session
     Attach(ps::AttachArgs),
     /// Print a member's pane text
     Logs(ps::LogsArgs),
     /// The audit timeline of every step, spawn, kill, nudge and delivery
     Events(ps::EventsArgs),
+    /// Send, read and acknowledge messages between members
+    #[command(subcommand)]
+    Message(message::MessageCommand),
     /// Validate or print a fleet file
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -136,13 +146,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ps(args) => ps::run_ps(&globals, args),
         Command::Fleet(cmd) => fleet::run(&globals, cmd),
         Command::Member(cmd) => member::run(&globals, cmd),
+        Command::Monitor(cmd) => monitor::run(&globals, cmd),
         Command::Attach(args) => ps::run_attach(&globals, args),
         Command::Logs(args) => ps::run_logs(&globals, args),
         Command::Events(args) => ps::run_events(&globals, args),
         Command::Config(cmd) => config::run(&globals, cmd),
         Command::Schema(args) => schema::run(args),
         Command::Db(cmd) => db::run(&globals, cmd),
-        Command::Agent(cmd) => agent::run(cmd),
+        Command::Message(cmd) => message::run(&globals, cmd),
+        Command::Agent(cmd) => agent::run(&globals, cmd),
         Command::Doctor(args) => doctor::run(&globals, args),
         Command::Skill(cmd) => skill::run(cmd),
         Command::Completions(args) => completions::run(args),

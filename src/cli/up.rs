@@ -144,6 +144,10 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
+    let announced = announce_queued(&registry, &db_path, &socket, &fleet.name)?;
+    if announced > 0 && !args.json {
+        print(&format!("announcing {announced} queued message(s)\n"))?;
+    }
     if args.json {
         print_json(
             &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards }),
@@ -164,6 +168,31 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         return attach(&tmux, &fleet.session);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Hands every message still `queued` in the fleet to a detached notifier, now that the
+/// agents are back; returns how many.
+fn announce_queued(
+    registry: &crate::registry::Registry,
+    db_path: &camino::Utf8Path,
+    socket: &str,
+    fleet: &str,
+) -> Result<usize> {
+    let row = registry.require_fleet(fleet)?;
+    let mut ids = Vec::new();
+    for recipient in registry.recipients_with_pending(row.id)? {
+        ids.extend(
+            registry
+                .pending_messages(row.id, &recipient)?
+                .into_iter()
+                .map(|m| m.id),
+        );
+    }
+    if !ids.is_empty() {
+        let socket = (!socket.is_empty()).then_some(socket);
+        crate::broker::spawn_notifier(db_path, socket, fleet, &ids)?;
+    }
+    Ok(ids.len())
 }
 
 fn wait(

@@ -3,4 +3,5 @@
 //! `waiting-input`, `stalled`, `dead`, `crash-loop`), nudges the Director when the team
 //! stalls or an agent dies, and restarts agents whose `restart` policy asks for it.
 
+pub mod run;
 pub mod tracker;

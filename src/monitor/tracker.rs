@@ -182,12 +182,24 @@ impl Tracker {
                             );
                         } else {
                             agent.restarts.push(now);
-                            decisions.push(Decision::Restart {
-                                name: o.name.clone(),
-                            });
                             tell_director(
                                 &mut nudges,
                                 format!("{} died ({reason}); restarting it", o.name),
+                            );
+                            decisions.push(Decision::SetState {
+                                name: o.name.clone(),
+                                state: State::Dead,
+                                reason: reason.clone(),
+                            });
+                            decisions.push(Decision::Restart {
+                                name: o.name.clone(),
+                            });
+                            // A fresh process: its next death is a new one.
+                            state = State::Starting;
+                            reason = format!(
+                                "restart {} of {}",
+                                agent.restarts.len(),
+                                o.restart.max_restarts
                             );
                         }
                     } else {
@@ -509,6 +521,23 @@ mod tests {
         };
         let mut restarts = 0;
         let mut now = Duration::ZERO;
+        let mut states = Vec::new();
+        // An agent that dies again at once, before a tick could see it alive.
+        for o in std::iter::once(&alive).chain(std::iter::repeat_n(&dead(1), 12)) {
+            now += TICK;
+            for d in t.tick(now, STALL, std::slice::from_ref(o)) {
+                match d {
+                    Decision::Restart { .. } => restarts += 1,
+                    Decision::SetState { state, .. } => states.push(state),
+                    Decision::Nudge { .. } => {}
+                }
+            }
+        }
+        assert_eq!(restarts, 2, "{states:?}");
+        assert_eq!(states.last(), Some(&State::CrashLoop), "{states:?}");
+
+        let mut t = Tracker::new();
+        let mut restarts = 0;
         let mut states = Vec::new();
         for _ in 0..4 {
             for o in [&alive, &alive, &dead(1), &dead(1)] {

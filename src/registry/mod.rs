@@ -12,6 +12,8 @@ pub mod events;
 pub mod fleets;
 pub mod inspect;
 pub mod location;
+pub mod messages;
+pub mod monitors;
 pub mod timeline;
 
 use std::time::Duration;

@@ -1,0 +1,91 @@
+//! The per-agent delivery lock that keeps two previews from interleaving in one pane.
+//!
+//! It is an advisory `flock` on `<registry>.locks/agent-<id>.lock`, not a row in the
+//! database: the kernel releases it when its holder exits, however it exits (a notifier
+//! killed mid-keystroke leaves no stale lock to expire), waiting for it costs no polling,
+//! and taking it never writes to SQLite — a lock held in the database would need a lease,
+//! a clock and retries, and must never be held inside a transaction while typing anyway.
+//! The lock is per agent rather than per pane id because tmux reuses pane ids and an agent
+//! owns exactly one pane at a time.
+
+use std::fs::{File, OpenOptions};
+use std::path::PathBuf;
+
+use camino::Utf8Path;
+
+use crate::error::{Error, Result};
+
+/// The folder holding the lock files of the registry at `registry`.
+pub fn lock_dir(registry: &Utf8Path) -> PathBuf {
+    if registry.as_str() == ":memory:" {
+        return std::env::temp_dir().join(format!("cafleet-{}.locks", std::process::id()));
+    }
+    PathBuf::from(format!("{registry}.locks"))
+}
+
+/// An exclusive lock on one agent's pane, released on drop.
+pub struct AgentLock {
+    file: File,
+}
+
+impl AgentLock {
+    /// Blocks until this process holds the agent's delivery lock.
+    pub fn acquire(registry: &Utf8Path, agent_id: i64) -> Result<AgentLock> {
+        let dir = lock_dir(registry);
+        std::fs::create_dir_all(&dir).map_err(|err| {
+            Error::failure(format!(
+                "cannot create the lock folder `{}`: {err}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(format!("agent-{agent_id}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|err| {
+                Error::failure(format!("cannot open the lock `{}`: {err}", path.display()))
+            })?;
+        file.lock()
+            .map_err(|err| Error::failure(format!("cannot lock `{}`: {err}", path.display())))?;
+        Ok(AgentLock { file })
+    }
+}
+
+impl Drop for AgentLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    #[test]
+    fn one_holder_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = camino::Utf8PathBuf::from_path_buf(dir.path().join("r.db")).unwrap();
+        let held = Arc::new(AtomicBool::new(false));
+        let first = AgentLock::acquire(&db, 1).unwrap();
+        held.store(true, Ordering::SeqCst);
+        let (db2, held2) = (db.clone(), held.clone());
+        let waiter = std::thread::spawn(move || {
+            // File locks from separate open file descriptions exclude each other even
+            // within one process.
+            let _lock = AgentLock::acquire(&db2, 1).unwrap();
+            assert!(!held2.load(Ordering::SeqCst), "acquired while held");
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        held.store(false, Ordering::SeqCst);
+        drop(first);
+        waiter.join().unwrap();
+        // Another agent's lock is independent.
+        let _a = AgentLock::acquire(&db, 1).unwrap();
+        let _b = AgentLock::acquire(&db, 2).unwrap();
+    }
+}

@@ -1,0 +1,413 @@
+//! The message lifecycle and pane notification (cli.md "Delivery of a message to a
+//! pane"). A message is committed `queued` first; then, outside any transaction and
+//! holding the recipient's [`lock::AgentLock`], the broker checks that the pane still
+//! belongs to the agent (its `@cafleet_fleet`/`@cafleet_member` tags), looks at the
+//! screen once, and either types a sanitised one-line preview and Enter (the message
+//! becomes `notified`) or leaves it `queued` with a reason: pane gone or not the agent's
+//! (the agent is marked `dead`), a trust or login gate (the agent is `waiting-input`), or
+//! a tmux failure. Every outcome is written to the message rows and the event log, so
+//! the registry always tells what really happened.
+//!
+//! `send` and `broadcast` do not wait for the keystrokes: they start a detached notifier
+//! process ([`spawn_notifier`], the hidden `cafleet agent notify`) which calls
+//! [`notify_messages`]; that notifies each recipient on its own thread. `up` and the
+//! monitor call [`deliver_pending`] when an agent is back. The pane itself is reached
+//! through the [`Panes`] trait (implemented by `tmux::Tmux`) so the decisions here are
+//! tested without tmux.
+
+pub mod lock;
+pub mod preview;
+mod tmux_panes;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+
+use camino::Utf8Path;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::backend::BackendName;
+use crate::backend::screens::{self, Screen};
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+use crate::registry::agents::AgentRow;
+use crate::registry::fleets::FleetRow;
+use crate::registry::messages::MessageRow;
+
+/// The pane option naming the fleet an agent's pane belongs to (set by `apply`).
+pub const FLEET_TAG: &str = crate::apply::TAG_FLEET;
+/// The pane option naming the member an agent's pane belongs to (set by `apply`).
+pub const MEMBER_TAG: &str = crate::apply::TAG_MEMBER;
+
+/// Agent states in which no pane is expected to answer.
+const NOT_LIVE: [&str; 3] = ["stopped", "removed", "dead"];
+
+/// A key the broker presses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaneKey {
+    Escape,
+    Enter,
+}
+
+/// What a pane says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneInfo {
+    /// The process in the pane has exited (the pane is kept by `remain-on-exit`).
+    pub dead: bool,
+    /// `@cafleet_fleet`, if set.
+    pub fleet: Option<String>,
+    /// `@cafleet_member`, if set.
+    pub member: Option<String>,
+}
+
+/// The tmux operations delivery needs, on the server the fleet lives on.
+pub trait Panes: Sync {
+    /// The pane's state and tags, or `None` when there is no such pane.
+    fn info(&self, pane: &str) -> Result<Option<PaneInfo>>;
+    /// The visible text of the pane.
+    fn capture(&self, pane: &str) -> Result<String>;
+    /// Types `text` as literal keys (never interpreted as key names or flags).
+    fn type_text(&self, pane: &str, text: &str) -> Result<()>;
+    fn press(&self, pane: &str, key: PaneKey) -> Result<()>;
+    /// Waits between keystrokes (tests replace it to run instantly).
+    fn pause(&self, duration: std::time::Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+/// How one notification ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The preview and Enter were sent; the messages are `notified`.
+    Notified { screen: String, escaped: bool },
+    /// Nothing was typed; the messages stay `queued` for this reason.
+    Queued { reason: String },
+    /// The messages were read or notified meanwhile: nothing to announce.
+    Nothing,
+}
+
+/// The notification of one recipient's messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub recipient: String,
+    pub message_ids: Vec<i64>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl Delivery {
+    /// The state the messages are in after this delivery.
+    pub fn state(&self) -> &'static str {
+        match self.outcome {
+            Outcome::Notified { .. } => "notified",
+            Outcome::Queued { .. } => "queued",
+            Outcome::Nothing => "read",
+        }
+    }
+}
+
+/// Whether an agent may have a pane to notify: it has one recorded and is not stopped,
+/// removed or dead. When the recorded pane process is known to be gone (a cheap `kill -0`
+/// on its pid), the answer is also `false`; the notifier checks properly either way.
+pub fn may_be_live(agent: &AgentRow) -> bool {
+    if agent.pane_id.is_none() || NOT_LIVE.contains(&agent.status.as_str()) {
+        return false;
+    }
+    match agent.pane_pid.and_then(|pid| i32::try_from(pid).ok()) {
+        Some(pid) if pid > 0 => {
+            use nix::errno::Errno;
+            !matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(Errno::ESRCH)
+            )
+        }
+        _ => true,
+    }
+}
+
+/// Announces every `queued` message of `recipient` in its pane with one preview (the
+/// oldest message, "+N more"). For `up` and the monitor when an agent is back.
+pub fn deliver_pending(
+    registry: &mut Registry,
+    panes: &dyn Panes,
+    fleet: &FleetRow,
+    recipient: &str,
+) -> Result<Delivery> {
+    notify_recipient(registry, panes, fleet, recipient, None)
+}
+
+/// Announces the given messages, grouped by recipient, each recipient on its own thread
+/// with its own registry connection; returns one [`Delivery`] per recipient.
+pub fn notify_messages(
+    db: &Utf8Path,
+    panes: &dyn Panes,
+    fleet: &FleetRow,
+    ids: &[i64],
+) -> Result<Vec<Delivery>> {
+    let registry = Registry::open(db)?;
+    let mut by_recipient: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for message in registry.messages_by_id(fleet.id, ids)? {
+        by_recipient
+            .entry(message.recipient)
+            .or_default()
+            .push(message.id);
+    }
+    drop(registry);
+    if by_recipient.len() == 1 {
+        let (recipient, ids) = by_recipient.into_iter().next().unwrap_or_default();
+        let mut registry = Registry::open(db)?;
+        return Ok(vec![notify_recipient(
+            &mut registry,
+            panes,
+            fleet,
+            &recipient,
+            Some(&ids),
+        )?]);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = by_recipient
+            .iter()
+            .map(|(recipient, ids)| {
+                scope.spawn(move || {
+                    let mut registry = Registry::open(db)?;
+                    notify_recipient(&mut registry, panes, fleet, recipient, Some(ids))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::failure("a notifier thread panicked")))
+            })
+            .collect()
+    })
+}
+
+/// Notifies one recipient of its `queued` messages among `ids` (all of them when `None`).
+pub fn notify_recipient(
+    registry: &mut Registry,
+    panes: &dyn Panes,
+    fleet: &FleetRow,
+    recipient: &str,
+    ids: Option<&[i64]>,
+) -> Result<Delivery> {
+    let Some(agent) = registry.agent(fleet.id, recipient)? else {
+        return Err(Error::not_found(format!(
+            "no member `{recipient}` in fleet `{}`",
+            fleet.name
+        )));
+    };
+    let path = registry.path().to_owned();
+    let _lock = lock::AgentLock::acquire(&path, agent.id)?;
+
+    // Read everything again under the lock: another notifier may have announced these
+    // messages, the recipient may have read them, or `up` may have moved the agent.
+    let Some(agent) = registry.agent(fleet.id, recipient)? else {
+        return Err(Error::not_found(format!("member `{recipient}` vanished")));
+    };
+    let pending: Vec<MessageRow> = registry
+        .pending_messages(fleet.id, recipient)?
+        .into_iter()
+        .filter(|m| ids.is_none_or(|ids| ids.contains(&m.id)))
+        .collect();
+    let message_ids: Vec<i64> = pending.iter().map(|m| m.id).collect();
+    let Some(first) = pending.first() else {
+        return Ok(Delivery {
+            recipient: recipient.to_owned(),
+            message_ids: ids.map(<[i64]>::to_vec).unwrap_or_default(),
+            outcome: Outcome::Nothing,
+        });
+    };
+
+    let outcome = match decide(panes, fleet, &agent) {
+        Decision::Queue {
+            reason,
+            agent_status,
+        } => {
+            if let (Some((status, clear_pane)), Some(pane)) = (agent_status, &agent.pane_id) {
+                registry.set_agent_status_if_pane(
+                    agent.id,
+                    pane,
+                    status,
+                    Some(&reason),
+                    clear_pane,
+                )?;
+            }
+            Outcome::Queued { reason }
+        }
+        Decision::Type { pane, screen } => {
+            let text = preview::preview(first.id, &first.sender, &first.body, pending.len() - 1);
+            match type_preview(panes, &pane, backend_of(&agent), screen, &text) {
+                Ok(()) => Outcome::Notified {
+                    screen: screen.name().to_owned(),
+                    escaped: screen.escape_first(),
+                },
+                Err(err) => Outcome::Queued {
+                    reason: format!("typing into pane {pane} failed: {}", err.message),
+                },
+            }
+        }
+    };
+
+    match &outcome {
+        Outcome::Notified { .. } => {
+            registry.mark_notified(&message_ids)?;
+        }
+        Outcome::Queued { reason } => registry.mark_queued_reason(&message_ids, reason)?,
+        Outcome::Nothing => {}
+    }
+    let delivery = Delivery {
+        recipient: recipient.to_owned(),
+        message_ids,
+        outcome,
+    };
+    registry.event(
+        Some(fleet.id),
+        Some(recipient),
+        "delivery",
+        serde_json::to_value(&delivery).unwrap_or_else(|_| json!({})),
+    )?;
+    Ok(delivery)
+}
+
+enum Decision {
+    Queue {
+        reason: String,
+        /// The agent's new status, and whether its pane is forgotten.
+        agent_status: Option<(&'static str, bool)>,
+    },
+    Type {
+        pane: String,
+        screen: Screen,
+    },
+}
+
+fn backend_of(agent: &AgentRow) -> BackendName {
+    // An unknown backend name is treated like an arbitrary command: nothing recognised.
+    BackendName::from_str(&agent.backend).unwrap_or(BackendName::Command)
+}
+
+/// Looks at the pane (tags, then one capture) and decides what to do; types nothing.
+fn decide(panes: &dyn Panes, fleet: &FleetRow, agent: &AgentRow) -> Decision {
+    let queue = |reason: String| Decision::Queue {
+        reason,
+        agent_status: None,
+    };
+    let Some(pane) = agent.pane_id.clone() else {
+        return queue(format!("`{}` has no pane", agent.name));
+    };
+    if NOT_LIVE.contains(&agent.status.as_str()) {
+        return queue(format!("`{}` is {}", agent.name, agent.status));
+    }
+    let lost = |reason: String| Decision::Queue {
+        reason,
+        agent_status: Some(("dead", true)),
+    };
+    let info = match panes.info(&pane) {
+        Ok(Some(info)) => info,
+        Ok(None) => return lost(format!("pane {pane} of `{}` is gone", agent.name)),
+        Err(err) => return queue(format!("cannot look at pane {pane}: {}", err.message)),
+    };
+    if info.fleet.as_deref() != Some(fleet.name.as_str())
+        || info.member.as_deref() != Some(agent.name.as_str())
+    {
+        return lost(format!(
+            "pane {pane} no longer belongs to `{}` (tags {}={}, {}={})",
+            agent.name,
+            FLEET_TAG,
+            info.fleet.as_deref().unwrap_or("unset"),
+            MEMBER_TAG,
+            info.member.as_deref().unwrap_or("unset"),
+        ));
+    }
+    if info.dead {
+        return lost(format!("the process in pane {pane} has exited"));
+    }
+    let captured = match panes.capture(&pane) {
+        Ok(text) => text,
+        Err(err) => return queue(format!("cannot capture pane {pane}: {}", err.message)),
+    };
+    let screen = screens::classify(backend_of(agent), &captured);
+    match screen {
+        Screen::Trust | Screen::Login => Decision::Queue {
+            reason: format!(
+                "`{}` shows a {} screen and is waiting for its user",
+                agent.name,
+                if screen == Screen::Trust {
+                    "trust dialog"
+                } else {
+                    "sign-in"
+                }
+            ),
+            agent_status: Some(("waiting-input", false)),
+        },
+        _ => Decision::Type { pane, screen },
+    }
+}
+
+/// Escape (only where the screen calls for it), the preview as literal keys, the
+/// backend's submit delay, Enter.
+fn type_preview(
+    panes: &dyn Panes,
+    pane: &str,
+    backend: BackendName,
+    screen: Screen,
+    text: &str,
+) -> Result<()> {
+    let timing = screens::key_timing(backend);
+    if screen.escape_first() {
+        panes.press(pane, PaneKey::Escape)?;
+        panes.pause(timing.after_escape);
+    }
+    panes.type_text(pane, text)?;
+    panes.pause(timing.before_enter);
+    panes.press(pane, PaneKey::Enter)
+}
+
+/// Starts the detached notifier for `ids` (`cafleet agent notify`) in its own session
+/// with stdio on /dev/null, and returns without waiting for it.
+pub fn spawn_notifier(
+    db: &Utf8Path,
+    tmux_socket: Option<&str>,
+    fleet: &str,
+    ids: &[i64],
+) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+
+    let exe = std::env::current_exe()
+        .map_err(|err| Error::failure(format!("cannot find the cafleet executable: {err}")))?;
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let mut command = Command::new(exe);
+    command.arg("--db").arg(db.as_str());
+    if let Some(socket) = tmux_socket {
+        command.arg("--tmux-socket").arg(socket);
+    }
+    command
+        .args(["agent", "notify", "--fleet", fleet, "--message-ids"])
+        .arg(list.join(","))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent; a new
+    // session detaches the notifier from the caller's terminal and process group, so
+    // closing the caller's pane or pressing C-c there cannot cut a preview in half.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|err| {
+        Error::failure(format!("cannot start the notifier: {err}"))
+            .hint("the messages are stored; `cafleet up` or the monitor will announce them")
+    })?;
+    // Reap it if this process lives on (the web UI); a CLI exits first and init reaps.
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,229 @@
+//! Delivery decisions against a scripted pane: what is typed for each screen, and what
+//! the registry says afterwards.
+
+use std::sync::Mutex;
+
+use super::*;
+use crate::backend::fake;
+use crate::registry::agents::NewAgent;
+use crate::registry::fleets::NewFleet;
+
+/// A pane that shows a fixed screen and records every keystroke.
+struct Scripted {
+    info: Option<PaneInfo>,
+    screen: String,
+    typed: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn new(screen: &str) -> Scripted {
+        Scripted {
+            info: Some(PaneInfo {
+                dead: false,
+                fleet: Some("f".into()),
+                member: Some("api".into()),
+            }),
+            screen: screen.into(),
+            typed: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn typed(&self) -> Vec<String> {
+        self.typed.lock().unwrap().clone()
+    }
+}
+
+impl Panes for Scripted {
+    fn info(&self, pane: &str) -> Result<Option<PaneInfo>> {
+        assert_eq!(pane, "%7");
+        Ok(self.info.clone())
+    }
+    fn capture(&self, _: &str) -> Result<String> {
+        Ok(self.screen.clone())
+    }
+    fn type_text(&self, _: &str, text: &str) -> Result<()> {
+        self.typed.lock().unwrap().push(format!("text:{text}"));
+        Ok(())
+    }
+    fn press(&self, _: &str, key: PaneKey) -> Result<()> {
+        self.typed.lock().unwrap().push(format!("key:{key:?}"));
+        Ok(())
+    }
+    fn pause(&self, _: std::time::Duration) {}
+}
+
+fn setup() -> (Registry, FleetRow, i64) {
+    let mut reg = Registry::in_memory().unwrap();
+    reg.upsert_fleet(&NewFleet {
+        name: "f",
+        origin: "cli",
+        manifest_path: None,
+        session: "f",
+        socket: "",
+    })
+    .unwrap();
+    let fleet = reg.require_fleet("f").unwrap();
+    for name in ["api", "web"] {
+        let id = reg
+            .upsert_agent(&NewAgent {
+                fleet_id: fleet.id,
+                name,
+                role: "member",
+                backend: "fake",
+                model: None,
+                description: "",
+                origin: "cli",
+                config_hash: "",
+                spec_json: "{}",
+            })
+            .unwrap();
+        reg.set_agent_pane(id, "%7", None).unwrap();
+        reg.set_agent_status(id, "idle", None).unwrap();
+    }
+    let id = reg
+        .insert_message(fleet.id, "web", "api", b"hello\x1b[201~\r", "message")
+        .unwrap();
+    (reg, fleet, id)
+}
+
+fn composer() -> String {
+    format!(
+        "{} · api\n\n  {} · ✻ 1s\n",
+        fake::HEADER_TITLE,
+        fake::READY_FOOTER
+    )
+}
+
+#[test]
+fn idle_composer_gets_text_and_enter_only() {
+    let (mut reg, fleet, id) = setup();
+    let pane = Scripted::new(&composer());
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert_eq!(d.state(), "notified");
+    assert_eq!(
+        pane.typed(),
+        [
+            format!(
+                "text:[cafleet] message #{id} from web: hello␛[201~ — run: cafleet message inbox"
+            ),
+            "key:Enter".to_string()
+        ]
+    );
+    let row = reg.message(fleet.id, id).unwrap().unwrap();
+    assert_eq!(row.state, "notified");
+    assert!(row.notified_at.is_some());
+
+    // Announced once: a second notifier for the same message types nothing.
+    let again = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert_eq!(again.outcome, Outcome::Nothing);
+    assert_eq!(pane.typed().len(), 2);
+}
+
+#[test]
+fn permission_prompt_and_unknown_screens_get_escape_first() {
+    for screen in [
+        format!("{}\n{}\n", fake::PERMISSION_QUESTION, fake::PERMISSION_YES),
+        "$ some shell\n".to_string(),
+    ] {
+        let (mut reg, fleet, id) = setup();
+        let pane = Scripted::new(&screen);
+        notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+        let typed = pane.typed();
+        assert_eq!(typed.len(), 3, "{typed:?}");
+        assert_eq!(typed[0], "key:Escape");
+        assert_eq!(typed[2], "key:Enter");
+    }
+}
+
+#[test]
+fn working_screen_gets_no_escape() {
+    let (mut reg, fleet, id) = setup();
+    let screen = format!("{} (3s · {})\n", fake::WORKING_TITLE, fake::WORKING_FOOTER);
+    let pane = Scripted::new(&screen);
+    notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert!(!pane.typed().iter().any(|k| k == "key:Escape"));
+}
+
+#[test]
+fn trust_and_login_gates_get_nothing() {
+    for screen in [
+        format!("{}\n❯ 1. {}\n", fake::TRUST_QUESTION, fake::TRUST_YES),
+        format!("{}\n", fake::LOGIN_GATE),
+    ] {
+        let (mut reg, fleet, id) = setup();
+        let pane = Scripted::new(&screen);
+        let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+        assert!(pane.typed().is_empty());
+        assert_eq!(d.state(), "queued");
+        let row = reg.message(fleet.id, id).unwrap().unwrap();
+        assert_eq!(row.state, "queued");
+        assert!(row.state_reason.unwrap().contains("waiting"));
+        let agent = reg.agent(fleet.id, "api").unwrap().unwrap();
+        assert_eq!(agent.status, "waiting-input");
+        assert_eq!(agent.pane_id.as_deref(), Some("%7"));
+    }
+}
+
+#[test]
+fn a_pane_that_is_not_the_agents_is_left_alone() {
+    let mut lost = vec![
+        None,
+        Some(PaneInfo {
+            dead: false,
+            fleet: Some("f".into()),
+            member: Some("web".into()),
+        }),
+        Some(PaneInfo {
+            dead: false,
+            fleet: None,
+            member: None,
+        }),
+        Some(PaneInfo {
+            dead: true,
+            fleet: Some("f".into()),
+            member: Some("api".into()),
+        }),
+    ];
+    for info in lost.drain(..) {
+        let (mut reg, fleet, id) = setup();
+        let mut pane = Scripted::new(&composer());
+        pane.info = info;
+        let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+        assert!(pane.typed().is_empty());
+        assert_eq!(d.state(), "queued");
+        assert_eq!(reg.message(fleet.id, id).unwrap().unwrap().state, "queued");
+        let agent = reg.agent(fleet.id, "api").unwrap().unwrap();
+        assert_eq!(agent.status, "dead");
+        assert_eq!(agent.pane_id, None);
+    }
+}
+
+#[test]
+fn pending_messages_are_announced_with_one_preview() {
+    let (mut reg, fleet, first) = setup();
+    reg.insert_message(fleet.id, "web", "api", b"two", "message")
+        .unwrap();
+    reg.insert_message(fleet.id, "web", "api", b"three", "message")
+        .unwrap();
+    let pane = Scripted::new(&composer());
+    let d = deliver_pending(&mut reg, &pane, &fleet, "api").unwrap();
+    assert_eq!(d.message_ids.len(), 3);
+    let typed = pane.typed();
+    assert_eq!(typed.len(), 2);
+    assert!(typed[0].contains(&format!("#{first} from web")));
+    assert!(typed[0].contains("(+2 more)"));
+    assert_eq!(reg.pending_messages(fleet.id, "api").unwrap().len(), 0);
+    let events = reg.events(Some(fleet.id), None, 0, 100).unwrap();
+    assert!(events.iter().any(|e| e.kind == "delivery"));
+}
+
+#[test]
+fn stopped_agents_are_not_typed_into() {
+    let (mut reg, fleet, id) = setup();
+    let agent = reg.agent(fleet.id, "api").unwrap().unwrap();
+    reg.set_agent_status(agent.id, "stopped", None).unwrap();
+    let pane = Scripted::new(&composer());
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert!(pane.typed().is_empty());
+    assert_eq!(d.state(), "queued");
+}

@@ -1,0 +1,142 @@
+//! Who is speaking (cli.md "Identity"): the fleet from `--fleet`, else `$CAFLEET_FLEET`,
+//! else the only fleet in the registry; the member from `--as`, else `$CAFLEET_MEMBER`.
+//! Inside a pane both variables are set by `up`/`member create`, so agents pass no ids;
+//! an operator outside one says `--as NAME` and is then treated exactly as that member.
+//! Unknown names are "not found" (exit 3) with the names that do exist.
+
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+use crate::registry::agents::AgentRow;
+use crate::registry::fleets::FleetRow;
+
+pub const FLEET_ENV: &str = "CAFLEET_FLEET";
+pub const MEMBER_ENV: &str = "CAFLEET_MEMBER";
+
+/// `--fleet` and `--as`, shared by the message commands.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct IdentityArgs {
+    /// The fleet (default: $CAFLEET_FLEET, else the only fleet in the registry)
+    #[arg(long, value_name = "NAME")]
+    pub fleet: Option<String>,
+
+    /// Speak as this member (default: $CAFLEET_MEMBER, set in every agent's pane)
+    #[arg(long = "as", value_name = "MEMBER")]
+    pub member: Option<String>,
+}
+
+/// A set, non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl IdentityArgs {
+    /// The fleet named by the flag or the environment, or the only one registered.
+    pub fn fleet(&self, registry: &Registry) -> Result<FleetRow> {
+        resolve_fleet(registry, self.fleet.clone().or_else(|| env(FLEET_ENV)))
+    }
+
+    /// The fleet and the speaking member; the member must exist in the fleet.
+    pub fn speaker(&self, registry: &Registry) -> Result<(FleetRow, AgentRow)> {
+        let fleet = self.fleet(registry)?;
+        let member = resolve_member(
+            registry,
+            &fleet,
+            self.member.clone().or_else(|| env(MEMBER_ENV)),
+        )?;
+        Ok((fleet, member))
+    }
+}
+
+/// The fleet called `name`, or with no name the registry's only fleet.
+pub fn resolve_fleet(registry: &Registry, name: Option<String>) -> Result<FleetRow> {
+    if let Some(name) = name {
+        return registry.require_fleet(&name);
+    }
+    let mut fleets = registry.fleets()?;
+    match fleets.len() {
+        0 => Err(Error::not_found("no fleets are registered")
+            .hint("bring one up with `cafleet up FILE` or `cafleet fleet create`")),
+        1 => Ok(fleets.remove(0)),
+        n => {
+            let names: Vec<String> = fleets.into_iter().map(|f| f.name).collect();
+            Err(
+                Error::usage(format!("{n} fleets are registered; which one?")).hint(format!(
+                    "pass --fleet NAME or set {FLEET_ENV}; registered fleets: {}",
+                    names.join(", ")
+                )),
+            )
+        }
+    }
+}
+
+/// The member called `name` in `fleet`; no name is a usage error listing the members.
+pub fn resolve_member(
+    registry: &Registry,
+    fleet: &FleetRow,
+    name: Option<String>,
+) -> Result<AgentRow> {
+    if let Some(name) = name {
+        return registry.require_agent(fleet.id, &fleet.name, &name);
+    }
+    let names: Vec<String> = registry
+        .agents(fleet.id)?
+        .into_iter()
+        .filter(|a| a.status != "removed")
+        .map(|a| a.name)
+        .collect();
+    let known = if names.is_empty() {
+        format!("fleet `{}` has no members", fleet.name)
+    } else {
+        format!("members of `{}`: {}", fleet.name, names.join(", "))
+    };
+    Err(Error::usage("who is speaking? no member given")
+        .hint(format!(
+            "pass --as MEMBER or set {MEMBER_ENV} (agents started by cafleet have it)"
+        ))
+        .hint(known))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+    use crate::registry::fleets::NewFleet;
+
+    fn fleet(reg: &mut Registry, name: &str) {
+        reg.upsert_fleet(&NewFleet {
+            name,
+            origin: "cli",
+            manifest_path: None,
+            session: name,
+            socket: "",
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn fleet_defaults_to_the_only_one() {
+        let mut reg = Registry::in_memory().unwrap();
+        let err = resolve_fleet(&reg, None).unwrap_err();
+        assert_eq!(err.kind, Kind::NotFound);
+        fleet(&mut reg, "alpha");
+        assert_eq!(resolve_fleet(&reg, None).unwrap().name, "alpha");
+        fleet(&mut reg, "beta");
+        let err = resolve_fleet(&reg, None).unwrap_err();
+        assert_eq!(err.kind, Kind::Usage);
+        assert!(err.hints[0].contains("alpha, beta"), "{:?}", err.hints);
+        let err = resolve_fleet(&reg, Some("gamma".into())).unwrap_err();
+        assert_eq!(err.kind, Kind::NotFound);
+        assert!(err.hints[0].contains("alpha, beta"));
+    }
+
+    #[test]
+    fn member_is_required_and_must_exist() {
+        let mut reg = Registry::in_memory().unwrap();
+        fleet(&mut reg, "alpha");
+        let f = reg.require_fleet("alpha").unwrap();
+        let err = resolve_member(&reg, &f, None).unwrap_err();
+        assert_eq!(err.kind, Kind::Usage);
+        let err = resolve_member(&reg, &f, Some("ghost".into())).unwrap_err();
+        assert_eq!(err.kind, Kind::NotFound);
+    }
+}

@@ -1,0 +1,550 @@
+//! Message rows: what one member said to another, and how far it got — `queued` (stored),
+//! `notified` (a preview was typed into the recipient's pane), `read` (the recipient ran
+//! `inbox`), `acked`. Each state has its own timestamp; `state_reason` says why a message
+//! is still `queued`. Bodies are stored byte-for-byte.
+//!
+//! Only the sender and the recipient may see a message and only the recipient may mark it
+//! read or acknowledged: the queries here take the speaking member and enforce that, so
+//! the CLI and the web UI cannot forget to.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+
+use super::Registry;
+use crate::error::{Error, Result};
+
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageRow {
+    pub id: i64,
+    #[serde(skip)]
+    pub fleet_id: i64,
+    pub sender: String,
+    pub recipient: String,
+    /// The body as stored; [`MessageRow::body_text`] is its (lossy) text.
+    #[serde(serialize_with = "body_as_text")]
+    pub body: Vec<u8>,
+    pub kind: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub broadcast_id: Option<i64>,
+    pub created_at: String,
+    pub notified_at: Option<String>,
+    pub read_at: Option<String>,
+    pub acked_at: Option<String>,
+}
+
+fn body_as_text<S: serde::Serializer>(body: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(body))
+}
+
+impl MessageRow {
+    /// The body as text; bytes that are not UTF-8 become U+FFFD.
+    pub fn body_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}
+
+const COLUMNS: &str = "id, fleet_id, sender, recipient, body, kind, state, state_reason, broadcast_id, \
+                       created_at, notified_at, read_at, acked_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        id: row.get(0)?,
+        fleet_id: row.get(1)?,
+        sender: row.get(2)?,
+        recipient: row.get(3)?,
+        body: row.get(4)?,
+        kind: row.get(5)?,
+        state: row.get(6)?,
+        state_reason: row.get(7)?,
+        broadcast_id: row.get(8)?,
+        created_at: row.get(9)?,
+        notified_at: row.get(10)?,
+        read_at: row.get(11)?,
+        acked_at: row.get(12)?,
+    })
+}
+
+/// The states a message moves through, in order.
+pub const STATES: [&str; 4] = ["queued", "notified", "read", "acked"];
+
+/// What `list` selects.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter<'a> {
+    /// Only messages in this state.
+    pub state: Option<&'a str>,
+    /// Only the thread between the speaker and this member (both directions).
+    pub with: Option<&'a str>,
+    /// At most this many, newest kept; oldest first.
+    pub limit: Option<i64>,
+}
+
+impl Registry {
+    /// Stores one message from `sender` to `recipient`; returns its id. The row is
+    /// committed `queued` before anything is typed anywhere.
+    pub fn insert_message(
+        &mut self,
+        fleet_id: i64,
+        sender: &str,
+        recipient: &str,
+        body: &[u8],
+        kind: &str,
+    ) -> Result<i64> {
+        self.write(|tx| insert(tx, fleet_id, sender, recipient, body, kind, None))
+    }
+
+    /// Stores one `broadcast` row per recipient in one transaction, all sharing a
+    /// `broadcast_id` (the first row's id); returns `(recipient, id)` in input order.
+    pub fn insert_broadcast(
+        &mut self,
+        fleet_id: i64,
+        sender: &str,
+        recipients: &[String],
+        body: &[u8],
+    ) -> Result<Vec<(String, i64)>> {
+        if recipients.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| {
+            let mut out = Vec::with_capacity(recipients.len());
+            let first = insert(
+                tx,
+                fleet_id,
+                sender,
+                &recipients[0],
+                body,
+                "broadcast",
+                None,
+            )?;
+            tx.execute(
+                "UPDATE messages SET broadcast_id = ?1 WHERE id = ?1",
+                [first],
+            )?;
+            out.push((recipients[0].clone(), first));
+            for recipient in &recipients[1..] {
+                let id = insert(
+                    tx,
+                    fleet_id,
+                    sender,
+                    recipient,
+                    body,
+                    "broadcast",
+                    Some(first),
+                )?;
+                out.push((recipient.clone(), id));
+            }
+            Ok(out)
+        })
+    }
+
+    /// One message by id, whoever it belongs to (for the broker, not for members).
+    pub fn message(&self, fleet_id: i64, id: i64) -> Result<Option<MessageRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM messages WHERE fleet_id = ?1 AND id = ?2");
+        Ok(self
+            .conn()
+            .query_row(&sql, params![fleet_id, id], from_row)
+            .optional()?)
+    }
+
+    /// Messages by id, whoever they belong to, in id order; missing ids are skipped.
+    pub fn messages_by_id(&self, fleet_id: i64, ids: &[i64]) -> Result<Vec<MessageRow>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(row) = self.message(fleet_id, id)? {
+                out.push(row);
+            }
+        }
+        out.sort_by_key(|m| m.id);
+        out.dedup_by_key(|m| m.id);
+        Ok(out)
+    }
+
+    /// `member`'s inbox, oldest first: the unread messages (`queued`/`notified`), or with
+    /// `all` every message addressed to them. The unread ones are marked `read` in the
+    /// same `BEGIN IMMEDIATE` transaction, so two concurrent `inbox` calls never both
+    /// return the same unread message as new.
+    pub fn take_inbox(
+        &mut self,
+        fleet_id: i64,
+        member: &str,
+        all: bool,
+    ) -> Result<Vec<MessageRow>> {
+        self.write(|tx| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM messages
+                 WHERE fleet_id = ?1 AND recipient = ?2 AND (?3 OR state IN ('queued', 'notified'))
+                 ORDER BY id"
+            );
+            let rows = {
+                let mut stmt = tx.prepare_cached(&sql)?;
+                stmt.query_map(params![fleet_id, member, all], from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            if rows.iter().any(|m| is_unread(&m.state)) {
+                tx.execute(
+                    &format!(
+                        "UPDATE messages SET state = 'read', state_reason = NULL, read_at = {NOW}
+                         WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified')
+                           AND id <= ?3"
+                    ),
+                    params![fleet_id, member, rows.last().map_or(0, |m| m.id)],
+                )?;
+            }
+            Ok(rows)
+        })
+    }
+
+    /// How many unread messages `member` has (no state changes).
+    pub fn unread_count(&self, fleet_id: i64, member: &str) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM messages
+             WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified')",
+            params![fleet_id, member],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Marks messages `acked`. Every id must exist in the fleet and be addressed to
+    /// `member`, else nothing changes and the error names the first offending message.
+    /// Acknowledging twice is not an error; returns the rows after the change.
+    pub fn ack_messages(
+        &mut self,
+        fleet_id: i64,
+        member: &str,
+        ids: &[i64],
+    ) -> Result<Vec<MessageRow>> {
+        self.write(|tx| {
+            let sql = format!("SELECT {COLUMNS} FROM messages WHERE fleet_id = ?1 AND id = ?2");
+            for &id in ids {
+                let row = tx
+                    .query_row(&sql, params![fleet_id, id], from_row)
+                    .optional()?;
+                match row {
+                    None => return Err(message_not_found(id)),
+                    Some(row) if row.recipient != member => {
+                        return Err(Error::failure(format!(
+                            "message #{id} is not addressed to `{member}`"
+                        ))
+                        .hint("a member can acknowledge only the messages in its own inbox"));
+                    }
+                    Some(_) => {}
+                }
+            }
+            let mut out = Vec::with_capacity(ids.len());
+            for &id in ids {
+                tx.execute(
+                    &format!(
+                        "UPDATE messages SET state = 'acked', state_reason = NULL,
+                            read_at = COALESCE(read_at, {NOW}), acked_at = {NOW}
+                         WHERE id = ?1 AND state <> 'acked'"
+                    ),
+                    [id],
+                )?;
+                out.push(tx.query_row(&sql, params![fleet_id, id], from_row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// One message as `member` may see it: only its sender or recipient.
+    pub fn show_message(&self, fleet_id: i64, member: &str, id: i64) -> Result<MessageRow> {
+        match self.message(fleet_id, id)? {
+            None => Err(message_not_found(id)),
+            Some(row) if row.sender == member || row.recipient == member => Ok(row),
+            Some(_) => Err(Error::failure(format!(
+                "message #{id} is neither from nor to `{member}`"
+            ))
+            .hint("a member can see only the messages it sent or received")),
+        }
+    }
+
+    /// The messages `member` sent or received, oldest first, narrowed by `filter`.
+    pub fn list_messages(
+        &self,
+        fleet_id: i64,
+        member: &str,
+        filter: &ListFilter<'_>,
+    ) -> Result<Vec<MessageRow>> {
+        let sql = format!(
+            "SELECT * FROM (
+                SELECT {COLUMNS} FROM messages
+                WHERE fleet_id = ?1
+                  AND (sender = ?2 OR recipient = ?2)
+                  AND (?3 IS NULL OR state = ?3)
+                  AND (?4 IS NULL OR (sender = ?2 AND recipient = ?4)
+                                  OR (sender = ?4 AND recipient = ?2))
+                ORDER BY id DESC LIMIT ?5
+             ) ORDER BY id"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    fleet_id,
+                    member,
+                    filter.state,
+                    filter.with,
+                    filter.limit.unwrap_or(-1)
+                ],
+                from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The `queued` messages addressed to `recipient`, oldest first: what is still to be
+    /// announced in its pane.
+    pub fn pending_messages(&self, fleet_id: i64, recipient: &str) -> Result<Vec<MessageRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages
+             WHERE fleet_id = ?1 AND recipient = ?2 AND state = 'queued' ORDER BY id"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![fleet_id, recipient], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The recipients that have `queued` messages, for redelivery sweeps.
+    pub fn recipients_with_pending(&self, fleet_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT DISTINCT recipient FROM messages WHERE fleet_id = ?1 AND state = 'queued'
+             ORDER BY recipient",
+        )?;
+        let rows = stmt
+            .query_map([fleet_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    /// Marks the still-`queued` messages among `ids` `notified` (the preview's Enter was
+    /// sent); returns how many changed. Messages already read meanwhile keep their state.
+    pub fn mark_notified(&mut self, ids: &[i64]) -> Result<usize> {
+        self.write(|tx| {
+            let mut changed = 0;
+            for &id in ids {
+                changed += tx.execute(
+                    &format!(
+                        "UPDATE messages SET state = 'notified', state_reason = NULL,
+                            notified_at = {NOW}
+                         WHERE id = ?1 AND state = 'queued'"
+                    ),
+                    [id],
+                )?;
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Records why the still-`queued` messages among `ids` stay queued.
+    pub fn mark_queued_reason(&mut self, ids: &[i64], reason: &str) -> Result<()> {
+        self.write(|tx| {
+            for &id in ids {
+                tx.execute(
+                    "UPDATE messages SET state_reason = ?2 WHERE id = ?1 AND state = 'queued'",
+                    params![id, reason],
+                )?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Registry {
+    /// Sets an agent's state as delivery found it, but only while the agent still has
+    /// the pane that was looked at (`up` may have restarted it meanwhile); with
+    /// `clear_pane` the pane is forgotten. Returns whether the row changed.
+    pub fn set_agent_status_if_pane(
+        &mut self,
+        agent_id: i64,
+        pane_id: &str,
+        status: &str,
+        reason: Option<&str>,
+        clear_pane: bool,
+    ) -> Result<bool> {
+        let changed = self.conn().execute(
+            &format!(
+                "UPDATE agents SET
+                    status_since = CASE WHEN status = ?3 THEN status_since ELSE {NOW} END,
+                    status = ?3, status_reason = ?4,
+                    pane_id = CASE WHEN ?5 THEN NULL ELSE pane_id END,
+                    pane_pid = CASE WHEN ?5 THEN NULL ELSE pane_pid END,
+                    updated_at = {NOW}
+                 WHERE id = ?1 AND pane_id = ?2"
+            ),
+            params![agent_id, pane_id, status, reason, clear_pane],
+        )?;
+        Ok(changed > 0)
+    }
+}
+
+fn is_unread(state: &str) -> bool {
+    matches!(state, "queued" | "notified")
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    fleet_id: i64,
+    sender: &str,
+    recipient: &str,
+    body: &[u8],
+    kind: &str,
+    broadcast_id: Option<i64>,
+) -> Result<i64> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO messages (fleet_id, sender, recipient, body, kind, broadcast_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    stmt.execute(params![
+        fleet_id,
+        sender,
+        recipient,
+        body,
+        kind,
+        broadcast_id
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn message_not_found(id: i64) -> Error {
+    Error::not_found(format!("no message #{id} in this fleet"))
+        .hint("`cafleet message list` shows the messages you sent and received")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::fleets::NewFleet;
+
+    fn registry() -> (Registry, i64) {
+        let mut registry = Registry::in_memory().unwrap();
+        let fleet = registry
+            .upsert_fleet(&NewFleet {
+                name: "f",
+                origin: "cli",
+                manifest_path: None,
+                session: "f",
+                socket: "",
+            })
+            .unwrap();
+        (registry, fleet)
+    }
+
+    #[test]
+    fn lifecycle_has_a_timestamp_for_every_state() {
+        let (mut reg, f) = registry();
+        let id = reg.insert_message(f, "a", "b", b"hi", "message").unwrap();
+        let row = reg.message(f, id).unwrap().unwrap();
+        assert_eq!(row.state, "queued");
+        assert!(row.notified_at.is_none());
+
+        reg.mark_queued_reason(&[id], "no live pane").unwrap();
+        assert_eq!(
+            reg.message(f, id).unwrap().unwrap().state_reason.as_deref(),
+            Some("no live pane")
+        );
+        assert_eq!(reg.mark_notified(&[id]).unwrap(), 1);
+        let row = reg.message(f, id).unwrap().unwrap();
+        assert_eq!(row.state, "notified");
+        assert!(row.notified_at.is_some() && row.state_reason.is_none());
+        assert_eq!(
+            reg.mark_notified(&[id]).unwrap(),
+            0,
+            "only queued ones move"
+        );
+
+        let inbox = reg.take_inbox(f, "b", false).unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(
+            inbox[0].state, "notified",
+            "returned as it was before reading"
+        );
+        assert!(reg.take_inbox(f, "b", false).unwrap().is_empty());
+        let row = reg.message(f, id).unwrap().unwrap();
+        assert_eq!(row.state, "read");
+        assert!(row.read_at.is_some());
+
+        let acked = reg.ack_messages(f, "b", &[id]).unwrap();
+        assert_eq!(acked[0].state, "acked");
+        assert!(acked[0].acked_at.is_some());
+        assert_eq!(reg.take_inbox(f, "b", true).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn broadcast_rows_share_an_id() {
+        let (mut reg, f) = registry();
+        let rows = reg
+            .insert_broadcast(f, "a", &["b".into(), "c".into(), "d".into()], b"all")
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        let first = rows[0].1;
+        for (_, id) in &rows {
+            let row = reg.message(f, *id).unwrap().unwrap();
+            assert_eq!(row.broadcast_id, Some(first));
+            assert_eq!(row.kind, "broadcast");
+        }
+    }
+
+    #[test]
+    fn only_the_recipient_acks_and_only_the_parties_see() {
+        let (mut reg, f) = registry();
+        let id = reg
+            .insert_message(f, "a", "b", b"secret", "message")
+            .unwrap();
+        let err = reg.ack_messages(f, "c", &[id]).unwrap_err();
+        assert!(err.message.contains(&format!("#{id}")), "{}", err.message);
+        let err = reg.ack_messages(f, "a", &[id]).unwrap_err();
+        assert!(err.message.contains("not addressed"), "{}", err.message);
+        assert_eq!(reg.message(f, id).unwrap().unwrap().state, "queued");
+        let err = reg.ack_messages(f, "b", &[id, 999]).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::NotFound);
+        assert_eq!(
+            reg.message(f, id).unwrap().unwrap().state,
+            "queued",
+            "all or nothing"
+        );
+
+        assert!(reg.show_message(f, "a", id).is_ok());
+        assert!(reg.show_message(f, "b", id).is_ok());
+        assert!(reg.show_message(f, "c", id).is_err());
+        assert!(reg.take_inbox(f, "c", true).unwrap().is_empty());
+    }
+
+    #[test]
+    fn list_filters_threads_and_states() {
+        let (mut reg, f) = registry();
+        let ab = reg.insert_message(f, "a", "b", b"1", "message").unwrap();
+        let ba = reg.insert_message(f, "b", "a", b"2", "message").unwrap();
+        let ac = reg.insert_message(f, "a", "c", b"3", "message").unwrap();
+        let _bc = reg.insert_message(f, "b", "c", b"4", "message").unwrap();
+        let ids = |rows: Vec<MessageRow>| rows.into_iter().map(|m| m.id).collect::<Vec<_>>();
+
+        let all = reg.list_messages(f, "a", &ListFilter::default()).unwrap();
+        assert_eq!(ids(all), [ab, ba, ac]);
+        let with_b = ListFilter {
+            with: Some("b"),
+            ..Default::default()
+        };
+        assert_eq!(ids(reg.list_messages(f, "a", &with_b).unwrap()), [ab, ba]);
+        reg.take_inbox(f, "b", false).unwrap();
+        let read = ListFilter {
+            state: Some("read"),
+            ..Default::default()
+        };
+        assert_eq!(ids(reg.list_messages(f, "a", &read).unwrap()), [ab]);
+        assert_eq!(reg.pending_messages(f, "c").unwrap().len(), 2);
+        assert_eq!(reg.recipients_with_pending(f).unwrap(), ["a", "c"]);
+    }
+
+    #[test]
+    fn bodies_are_kept_byte_for_byte() {
+        let (mut reg, f) = registry();
+        let body = b"a\x00b\x1b[200~\xff\r\n;".to_vec();
+        let id = reg.insert_message(f, "a", "b", &body, "message").unwrap();
+        assert_eq!(reg.message(f, id).unwrap().unwrap().body, body);
+    }
+}
