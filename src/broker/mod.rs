@@ -16,8 +16,11 @@
 //! tested without tmux.
 
 pub mod lock;
+mod post;
 pub mod preview;
 mod tmux_panes;
+
+pub use post::{Sent, broadcast, send};
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};

@@ -13,15 +13,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::identity::IdentityArgs;
 use super::{Globals, print, print_json};
-use crate::broker::{self, Delivery};
+use crate::broker::{self, Sent};
 use crate::error::{Error, Result};
-use crate::registry::Registry;
-use crate::registry::agents::AgentRow;
-use crate::registry::fleets::FleetRow;
 use crate::registry::messages::{ListFilter, MessageRow, STATES};
 
 /// Bodies larger than this are refused: a message is a note, not a file transfer.
@@ -226,30 +222,17 @@ pub fn run(globals: &Globals, cmd: MessageCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The result of sending one message, as printed.
-#[derive(Debug, Serialize)]
-struct Sent {
-    id: i64,
-    recipient: String,
-    state: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    broadcast_id: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-}
-
-impl Sent {
-    fn line(&self) -> String {
-        match &self.reason {
-            Some(reason) => format!(
-                "message #{} to {}: {} ({reason})\n",
-                self.id, self.recipient, self.state
-            ),
-            None => format!(
-                "message #{} to {}: {}\n",
-                self.id, self.recipient, self.state
-            ),
-        }
+/// One line a sent message: its id, recipient, state and why it is still queued.
+fn sent_line(sent: &Sent) -> String {
+    match &sent.reason {
+        Some(reason) => format!(
+            "message #{} to {}: {} ({reason})\n",
+            sent.id, sent.recipient, sent.state
+        ),
+        None => format!(
+            "message #{} to {}: {}\n",
+            sent.id, sent.recipient, sent.state
+        ),
     }
 }
 
@@ -258,12 +241,19 @@ fn send(globals: &Globals, args: SendArgs) -> Result<()> {
     let mut registry = globals.registry()?;
     let (fleet, me) = args.who.speaker(&registry)?;
     let to = registry.require_agent(fleet.id, &fleet.name, &args.to)?;
-    let id = registry.insert_message(fleet.id, &me.name, &to.name, &body, "message")?;
-    let sent = notify(globals, &mut registry, &fleet, &[(to, id)], None, args.sync)?;
+    let sent = broker::send(
+        &mut registry,
+        globals.tmux_socket.as_deref(),
+        &fleet,
+        &me.name,
+        &to,
+        &body,
+        args.sync,
+    )?;
     if args.json {
-        print_json(&sent[0])
+        print_json(&sent)
     } else {
-        print(&sent[0].line())
+        print(&sent_line(&sent))
     }
 }
 
@@ -271,104 +261,19 @@ fn broadcast(globals: &Globals, args: BroadcastArgs) -> Result<()> {
     let body = args.body.read()?;
     let mut registry = globals.registry()?;
     let (fleet, me) = args.who.speaker(&registry)?;
-    let recipients: Vec<AgentRow> = registry
-        .agents(fleet.id)?
-        .into_iter()
-        .filter(|a| a.name != me.name && !["stopped", "removed", "dead"].contains(&&*a.status))
-        .collect();
-    if recipients.is_empty() {
-        return Err(Error::failure(format!(
-            "fleet `{}` has no other live member to broadcast to",
-            fleet.name
-        ))
-        .hint("`cafleet ps` shows the members and their states"));
-    }
-    let names: Vec<String> = recipients.iter().map(|a| a.name.clone()).collect();
-    let rows = registry.insert_broadcast(fleet.id, &me.name, &names, &body)?;
-    let broadcast_id = rows.first().map(|(_, id)| *id);
-    let pairs: Vec<(AgentRow, i64)> = recipients
-        .into_iter()
-        .zip(rows.into_iter().map(|(_, id)| id))
-        .collect();
-    let sent = notify(
-        globals,
+    let sent = broker::broadcast(
         &mut registry,
+        globals.tmux_socket.as_deref(),
         &fleet,
-        &pairs,
-        broadcast_id,
+        &me.name,
+        &body,
         args.sync,
     )?;
     if args.json {
         print_json(&sent)
     } else {
-        print(&sent.iter().map(Sent::line).collect::<String>())
+        print(&sent.iter().map(sent_line).collect::<String>())
     }
-}
-
-/// Hands the just-committed messages to the notifier (or, with `sync`, notifies here)
-/// and reports each message's state. Recipients with no live pane are not notified:
-/// their messages stay `queued` with the reason.
-fn notify(
-    globals: &Globals,
-    registry: &mut Registry,
-    fleet: &FleetRow,
-    messages: &[(AgentRow, i64)],
-    broadcast_id: Option<i64>,
-    sync: bool,
-) -> Result<Vec<Sent>> {
-    let mut sent = Vec::with_capacity(messages.len());
-    let mut live = Vec::new();
-    for (agent, id) in messages {
-        if broker::may_be_live(agent) {
-            live.push(*id);
-        } else {
-            let reason = format!(
-                "`{}` has no live pane; it is told when it is back",
-                agent.name
-            );
-            registry.mark_queued_reason(&[*id], &reason)?;
-        }
-    }
-    let mut deliveries: Vec<Delivery> = Vec::new();
-    if !live.is_empty() {
-        if sync {
-            let tmux = crate::apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
-            deliveries = broker::notify_messages(registry.path(), &tmux, fleet, &live)?;
-        } else {
-            broker::spawn_notifier(
-                registry.path(),
-                globals.tmux_socket.as_deref(),
-                &fleet.name,
-                &live,
-            )?;
-        }
-    }
-    for (agent, id) in messages {
-        // The registry is the truth: report the state it holds now.
-        let row = registry
-            .message(fleet.id, *id)?
-            .ok_or_else(|| Error::failure(format!("message #{id} vanished")))?;
-        let reason = match (&row.state_reason, sync) {
-            (Some(reason), _) if row.state == "queued" => Some(reason.clone()),
-            _ => deliveries
-                .iter()
-                .find(|d| d.message_ids.contains(id))
-                .and_then(|d| match &d.outcome {
-                    broker::Outcome::Notified { escaped: true, .. } => {
-                        Some("Escape first: the pane showed a prompt".to_owned())
-                    }
-                    _ => None,
-                }),
-        };
-        sent.push(Sent {
-            id: *id,
-            recipient: agent.name.clone(),
-            state: row.state,
-            broadcast_id,
-            reason,
-        });
-    }
-    Ok(sent)
 }
 
 fn inbox(globals: &Globals, args: InboxArgs) -> Result<()> {
