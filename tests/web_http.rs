@@ -316,6 +316,79 @@ fn posts_from_other_origins_and_hosts_are_refused() {
 }
 
 #[test]
+fn same_origin_posts_store_operator_messages() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = seeded(tmp.path());
+    let addr = serve(db.clone(), None);
+    let origin = format!("http://{addr}");
+    let sent = post_json(
+        "/api/fleets/shop/send",
+        r#"{"to": "api", "body": "ship it"}"#,
+    )
+    .header("Origin", origin.clone())
+    .header("Sec-Fetch-Site", "same-origin")
+    .send(addr);
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let json = sent.json();
+    assert_eq!(json["ids"], serde_json::json!([4]));
+    assert_eq!(json["messages"][0]["recipient"], "api");
+    // No live pane: stored and left queued, with the reason.
+    assert_eq!(json["messages"][0]["state"], "queued");
+    assert!(
+        json["messages"][0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no live pane")
+    );
+
+    // A client that sends no Origin (curl, scripts) is not a browser page: allowed.
+    let all = post_json(
+        "/api/fleets/shop/broadcast",
+        r#"{"body": "all hands again"}"#,
+    )
+    .send(addr);
+    assert_eq!(all.status, 201, "{}", all.body);
+    assert_eq!(all.json()["ids"], serde_json::json!([5, 6]));
+
+    let thread = get("/api/fleets/shop/messages?member=operator&after=3")
+        .send(addr)
+        .json();
+    let rows: Vec<(String, String, Option<i64>)> = thread
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|m| {
+            (
+                m["recipient"].as_str().unwrap_or("").to_string(),
+                m["body"].as_str().unwrap_or("").to_string(),
+                m["broadcast_id"].as_i64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("api".to_string(), "ship it".to_string(), None),
+            ("api".to_string(), "all hands again".to_string(), Some(5)),
+            ("web".to_string(), "all hands again".to_string(), Some(5)),
+        ]
+    );
+    assert!(
+        thread
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|m| m["sender"] == "operator")
+    );
+
+    let nobody = post_json("/api/fleets/shop/send", r#"{"to": "zed", "body": "hi"}"#)
+        .header("Origin", origin)
+        .send(addr);
+    assert_eq!(nobody.status, 404);
+    assert_eq!(nobody.json()["error"], "no member `zed` in fleet `shop`");
+}
+
+#[test]
 fn a_token_guards_every_route() {
     let tmp = tempfile::tempdir().expect("tmp");
     let token = "s3cret-token";
