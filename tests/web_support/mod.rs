@@ -88,8 +88,27 @@ impl<'a> Request<'a> {
             .set_read_timeout(Some(Duration::from_secs(20)))
             .expect("timeout");
         self.write(addr, &mut stream, true);
+        // Read to the end, or only `Content-Length` bytes of body: some servers (Chromium's
+        // DevTools) keep the connection open whatever the request says.
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("read response");
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf).expect("read response");
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                if length.is_some_and(|len| raw.len() >= end + 4 + len) {
+                    break;
+                }
+            }
+        }
         let text = String::from_utf8_lossy(&raw).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let mut lines = head.lines();
