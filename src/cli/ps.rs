@@ -141,6 +141,10 @@ fn ps_rows(globals: &Globals, registry: &Registry, fleet: &FleetRow) -> Result<V
         let (state, reason) = match pane {
             _ if agent.status == "stopped" => ("stopped".to_string(), agent.status_reason.clone()),
             None => ("dead".to_string(), Some("its pane is gone".to_string())),
+            // The monitor gave up restarting it: that says more than `dead`.
+            Some(_) | None if agent.status == "crash-loop" => {
+                ("crash-loop".to_string(), agent.status_reason.clone())
+            }
             Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => {
                 let how = match (p.dead_status, p.dead_signal) {
                     (Some(code), _) => format!("exited with status {code}"),
