@@ -11,6 +11,7 @@ pub mod cli;
 pub mod doctor;
 pub mod error;
 pub mod manifest;
+pub mod monitor;
 pub mod monitor_stop;
 pub mod plan;
 pub mod process;

@@ -59,12 +59,11 @@ pub fn terminate(pid: u32, grace: Duration) -> Result<Ending> {
     if target == getpgrp() || target == getpid() {
         return Err(refuse(pid));
     }
-    let victim = if killpg(target, None).is_ok() {
-        Victim::Group(target)
-    } else if kill(target, None).is_ok() {
-        Victim::Process(target)
-    } else {
-        return Ok(Ending::NotRunning);
+    // EPERM means it exists but is not ours: the signal below reports that as an error.
+    let victim = match (killpg(target, None), kill(target, None)) {
+        (Ok(()) | Err(Errno::EPERM), _) => Victim::Group(target),
+        (_, Ok(()) | Err(Errno::EPERM)) => Victim::Process(target),
+        _ => return Ok(Ending::NotRunning),
     };
     if !victim.alive() {
         return Ok(Ending::NotRunning);

@@ -383,6 +383,19 @@ pub fn down(
     let panes = fleet_panes(tmux, &fleet.name)?;
     for pane in &panes {
         let member = pane.option(TAG_MEMBER).unwrap_or_default().to_string();
+        if pane.option(TAG_HASH).is_none() {
+            // A pane cafleet adopted (`fleet create` registers the caller's own pane) but
+            // did not start: untag it and leave it running.
+            for tag in TAGS {
+                tmux.run(crate::tmux::Cmd::unset_pane_option(pane.id, tag)?)?;
+            }
+            let _ = writeln!(
+                out,
+                "released {member} ({}), which cafleet did not start",
+                pane.id
+            );
+            continue;
+        }
         if kill_pane(tmux, &pane.id.to_string(), &fleet.name, &member)? {
             killed += 1;
             registry.event(

@@ -8,8 +8,11 @@ mod config;
 mod db;
 mod doctor;
 mod down;
+mod fleet;
 pub mod identity;
+mod member;
 mod message;
+mod monitor;
 mod ps;
 pub mod schema;
 mod skill;
@@ -45,7 +48,8 @@ pub struct Globals {
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<String>,
 
-    /// Use the tmux server `tmux -L NAME` instead of the fleet's own
+    /// Use this tmux server instead of the fleet's own: a name for `tmux -L NAME`, or a
+    /// socket path (containing `/`) for `tmux -S PATH`
     #[arg(long, global = true, value_name = "NAME", env = "CAFLEET_TMUX_SOCKET")]
     pub tmux_socket: Option<String>,
 }
@@ -72,6 +76,15 @@ pub enum Command {
     Down(down::DownArgs),
     /// List agents with their state, unread count, pane and drift
     Ps(ps::PsArgs),
+    /// Fleets without a fleet file: create (this pane is the Director), list, show, delete
+    #[command(subcommand)]
+    Fleet(fleet::FleetCommand),
+    /// Manage agents by hand: create, delete, list, show, capture
+    #[command(subcommand)]
+    Member(member::MemberCommand),
+    /// The monitoring member's heartbeat loop: start, status, config
+    #[command(subcommand)]
+    Monitor(monitor::MonitorCommand),
     /// Attach to a fleet's tmux session
     Attach(ps::AttachArgs),
     /// Print a member's pane text
@@ -128,6 +141,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => up::run_plan(&globals, args),
         Command::Down(args) => down::run(&globals, args),
         Command::Ps(args) => ps::run_ps(&globals, args),
+        Command::Fleet(cmd) => fleet::run(&globals, cmd),
+        Command::Member(cmd) => member::run(&globals, cmd),
+        Command::Monitor(cmd) => monitor::run(&globals, cmd),
         Command::Attach(args) => ps::run_attach(&globals, args),
         Command::Logs(args) => ps::run_logs(&globals, args),
         Command::Events(args) => ps::run_events(&globals, args),

@@ -140,10 +140,14 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         apply::Report::default()
     };
     let laggards = if args.wait {
-        wait(&registry, &tmux, &fleet.name, &plan, args.timeout)?
+        wait(&mut registry, &tmux, &fleet.name, &plan, args.timeout)?
     } else {
         Vec::new()
     };
+    let announced = announce_queued(&registry, &db_path, &socket, &fleet.name)?;
+    if announced > 0 && !args.json {
+        print(&format!("announcing {announced} queued message(s)\n"))?;
+    }
     if args.json {
         print_json(
             &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards }),
@@ -166,8 +170,33 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn wait(
+/// Hands every message still `queued` in the fleet to a detached notifier, now that the
+/// agents are back; returns how many.
+fn announce_queued(
     registry: &crate::registry::Registry,
+    db_path: &camino::Utf8Path,
+    socket: &str,
+    fleet: &str,
+) -> Result<usize> {
+    let row = registry.require_fleet(fleet)?;
+    let mut ids = Vec::new();
+    for recipient in registry.recipients_with_pending(row.id)? {
+        ids.extend(
+            registry
+                .pending_messages(row.id, &recipient)?
+                .into_iter()
+                .map(|m| m.id),
+        );
+    }
+    if !ids.is_empty() {
+        let socket = (!socket.is_empty()).then_some(socket);
+        crate::broker::spawn_notifier(db_path, socket, fleet, &ids)?;
+    }
+    Ok(ids.len())
+}
+
+fn wait(
+    registry: &mut crate::registry::Registry,
     tmux: &crate::tmux::Tmux,
     fleet: &str,
     plan: &Plan,
@@ -192,7 +221,14 @@ fn wait(
             backend,
         ));
     }
-    apply::wait_ready(tmux, &agents, timeout)
+    let laggards = apply::wait_ready(tmux, &agents, timeout)?;
+    for agent in registry.agents(row.id)? {
+        let ready = declared.contains(&agent.name.as_str()) && !laggards.contains(&agent.name);
+        if ready && agent.status == "starting" {
+            registry.set_agent_status(agent.id, "idle", None)?;
+        }
+    }
+    Ok(laggards)
 }
 
 /// Replaces this process with `tmux attach` to the session.

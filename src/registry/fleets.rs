@@ -118,28 +118,3 @@ impl Registry {
         Ok(())
     }
 }
-
-impl Registry {
-    /// The pid of the fleet's monitor loop when the registry says it is running.
-    pub fn running_monitor_pid(&self, fleet_id: i64) -> Result<Option<i64>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT pid FROM monitors WHERE fleet_id = ?1 AND status = 'running'",
-                [fleet_id],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()?
-            .flatten())
-    }
-
-    pub fn mark_monitor_stopped(&mut self, fleet_id: i64, reason: &str) -> Result<()> {
-        self.conn().execute(
-            "UPDATE monitors SET status = 'stopped', stopped_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
-                                 stop_reason = ?2
-             WHERE fleet_id = ?1",
-            params![fleet_id, reason],
-        )?;
-        Ok(())
-    }
-}

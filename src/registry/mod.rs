@@ -13,6 +13,7 @@ pub mod fleets;
 pub mod inspect;
 pub mod location;
 pub mod messages;
+pub mod monitors;
 
 use std::time::Duration;
 

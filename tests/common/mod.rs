@@ -42,3 +42,87 @@ pub fn transcript(output: &Output) -> String {
     }
     text
 }
+
+/// A private tmux server, a private HOME and registry, and the binary pointed at both.
+pub struct Harness {
+    pub server: cafleet::tmux::testing::TestServer,
+    pub home: tempfile::TempDir,
+}
+
+impl Harness {
+    /// `None` when tmux is missing locally (the test then returns early); panics under CI.
+    pub fn start() -> Option<Harness> {
+        let server = cafleet::tmux::testing::TestServer::start()?;
+        let home = tempfile::tempdir().expect("temp home");
+        Some(Harness { server, home })
+    }
+
+    pub fn db(&self) -> std::path::PathBuf {
+        self.home.path().join("cafleet.db")
+    }
+
+    pub fn tmux(&self) -> &cafleet::tmux::Tmux {
+        self.server.tmux()
+    }
+
+    /// `cafleet` on this harness's server and registry.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = cafleet(self.home.path());
+        cmd.env("CAFLEET_TMUX_SOCKET", self.server.socket_path())
+            .env("CAFLEET_DATABASE_URL", self.db())
+            .current_dir(self.home.path());
+        cmd
+    }
+
+    /// Runs `cafleet ARGS`, returning the output whatever the exit code.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run cafleet")
+    }
+
+    /// Runs `cafleet ARGS` and fails the test unless it exits 0.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "cafleet {args:?} failed:\n{}",
+            transcript(&output)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Writes a file under HOME and returns its path as a string.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.home.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, text).expect("write");
+        path.to_string_lossy().into_owned()
+    }
+
+    /// Panes tagged with `fleet`: (pane id, member, hash, dead).
+    pub fn tagged(&self, fleet: &str) -> Vec<(String, String, String, bool)> {
+        let mut panes: Vec<_> = self
+            .tmux()
+            .list_panes(&["@cafleet_fleet", "@cafleet_member", "@cafleet_hash"])
+            .expect("list panes")
+            .into_iter()
+            .filter(|p| p.option("@cafleet_fleet") == Some(fleet))
+            .map(|p| {
+                (
+                    p.id.to_string(),
+                    p.option("@cafleet_member").unwrap_or_default().to_string(),
+                    p.option("@cafleet_hash").unwrap_or_default().to_string(),
+                    p.dead,
+                )
+            })
+            .collect();
+        panes.sort_by(|a, b| a.1.cmp(&b.1));
+        panes
+    }
+
+    /// The registry, opened directly.
+    pub fn registry(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db()).expect("open registry")
+    }
+}

@@ -1,0 +1,201 @@
+//! `cafleet fleet create|list|show|delete`: fleets without a fleet file. `create`
+//! registers the tmux pane it runs in as the Director.
+
+use std::process::ExitCode;
+
+use super::{Globals, print, print_json};
+use crate::apply::{self, TAG_FLEET, TAG_MEMBER};
+use crate::error::{Error, Result};
+use crate::manifest::{Role, is_valid_name};
+use crate::registry::agents::NewAgent;
+use crate::registry::fleets::NewFleet;
+use crate::tmux::PaneId;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum FleetCommand {
+    /// Register a fleet whose Director is the tmux pane this runs in
+    Create {
+        /// The fleet's name, `[a-z0-9][a-z0-9_-]*`
+        name: String,
+        /// What runs in this pane
+        #[arg(long, default_value = "claude")]
+        backend: crate::manifest::BackendName,
+    },
+    /// List the registered fleets
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A fleet's details and agents
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tear a fleet down and delete it from the registry
+    Delete { name: String },
+}
+
+pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
+    match cmd {
+        FleetCommand::Create { name, backend } => create(globals, &name, backend),
+        FleetCommand::List { json } => {
+            let registry = globals.registry()?;
+            let fleets = registry.fleets()?;
+            if json {
+                print_json(&fleets)?;
+            } else if fleets.is_empty() {
+                print(
+                    "no fleets: bring one up with `cafleet up FILE` or `cafleet fleet create NAME`\n",
+                )?;
+            } else {
+                let mut rows = vec![
+                    ["NAME", "ORIGIN", "STATUS", "SESSION", "AGENTS"]
+                        .map(String::from)
+                        .to_vec(),
+                ];
+                for f in &fleets {
+                    let agents = registry
+                        .agents(f.id)?
+                        .iter()
+                        .filter(|a| a.status != "removed")
+                        .count();
+                    rows.push(vec![
+                        f.name.clone(),
+                        f.origin.clone(),
+                        f.status.clone(),
+                        f.session.clone(),
+                        agents.to_string(),
+                    ]);
+                }
+                print(&super::ps::format_table(&rows))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FleetCommand::Show { name, json } => {
+            let registry = globals.registry()?;
+            let fleet = registry.require_fleet(&name)?;
+            let agents: Vec<_> = registry
+                .agents(fleet.id)?
+                .into_iter()
+                .filter(|a| a.status != "removed")
+                .collect();
+            if json {
+                print_json(&serde_json::json!({"fleet": fleet, "agents": agents}))?;
+            } else {
+                let mut text = format!(
+                    "fleet {} ({}, {})\n  session: {}\n  tmux: {}\n",
+                    fleet.name,
+                    fleet.origin,
+                    fleet.status,
+                    fleet.session,
+                    if fleet.socket.is_empty() {
+                        "default server"
+                    } else {
+                        &fleet.socket
+                    }
+                );
+                if let Some(path) = &fleet.manifest_path {
+                    text.push_str(&format!("  file: {path}\n"));
+                }
+                for a in agents {
+                    text.push_str(&format!(
+                        "  {} [{}] {} {}\n",
+                        a.name, a.role, a.backend, a.status
+                    ));
+                }
+                print(&text)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FleetCommand::Delete { name } => {
+            let mut registry = globals.registry()?;
+            let fleet = registry.require_fleet(&name)?;
+            let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
+            crate::monitor_stop::stop(&mut registry, &fleet)?;
+            let mut out = Vec::new();
+            apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+            registry.purge_fleet(fleet.id)?;
+            print(&format!("deleted fleet `{name}`\n"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The tmux socket of the server this process runs inside (`$TMUX` is `path,pid,index`).
+fn current_socket() -> Option<String> {
+    let tmux = std::env::var("TMUX").ok()?;
+    tmux.split(',')
+        .next()
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}
+
+fn create(
+    globals: &Globals,
+    name: &str,
+    backend: crate::manifest::BackendName,
+) -> Result<ExitCode> {
+    if !is_valid_name(name) || name.len() > 32 {
+        return Err(Error::usage(format!("invalid fleet name `{name}`")).hint(
+            "a fleet name is 1 to 32 of a-z, 0-9, `_` and `-`, starting with a letter or digit",
+        ));
+    }
+    let pane: PaneId = std::env::var("TMUX_PANE")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| {
+            Error::failure("`fleet create` must run inside a tmux pane")
+                .hint("start tmux, then run it in the pane that will be the Director")
+        })?;
+    let socket = globals
+        .tmux_socket
+        .clone()
+        .or_else(current_socket)
+        .unwrap_or_default();
+    let tmux = apply::tmux_for(Some(&socket), "");
+    let found = tmux
+        .pane(pane, &apply::TAGS)?
+        .ok_or_else(|| Error::failure(format!("tmux does not know pane {pane}")))?;
+    let mut registry = globals.registry()?;
+    if let Some(existing) = registry.fleet_by_name(name)?
+        && existing.status == "up"
+    {
+        return Err(
+            Error::failure(format!("fleet `{name}` already exists")).hint(format!(
+                "pick another name, or `cafleet fleet delete {name}` first"
+            )),
+        );
+    }
+    let fleet_id = registry.upsert_fleet(&NewFleet {
+        name,
+        origin: "cli",
+        manifest_path: None,
+        session: &found.session_name,
+        socket: &socket,
+    })?;
+    tmux.set_pane_options(pane, &[(TAG_FLEET, name), (TAG_MEMBER, "director")])?;
+    let agent_id = registry.upsert_agent(&NewAgent {
+        fleet_id,
+        name: "director",
+        role: Role::Director.as_str(),
+        backend: backend.as_str(),
+        model: None,
+        description: "",
+        origin: "cli",
+        config_hash: "",
+        spec_json: "",
+    })?;
+    registry.set_agent_pane(agent_id, &pane.to_string(), found.pid.map(i64::from))?;
+    registry.set_agent_status(agent_id, "idle", None)?;
+    registry.event(
+        Some(fleet_id),
+        Some("director"),
+        "fleet.create",
+        serde_json::json!({"pane": pane.to_string()}),
+    )?;
+    print(&format!(
+        "fleet `{name}` created with pane {pane} as its Director\nhint: in this pane, run `export CAFLEET_FLEET={name} CAFLEET_MEMBER=director`\n"
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}

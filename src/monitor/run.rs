@@ -1,0 +1,415 @@
+//! The loop itself: each tick it scans the fleet's panes (one `list-panes`, one
+//! `capture-pane` per live agent) and inboxes, hands the observations to the
+//! [`Tracker`], carries out its decisions (states, nudges, restarts), announces queued
+//! messages to agents that are back, and pings the monitoring agent's own pane. It exits
+//! on SIGINT/SIGTERM within a second, and by itself when the fleet is brought down or
+//! deleted, recording why.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use camino::Utf8PathBuf;
+use serde_json::json;
+
+use super::tracker::{Decision, Liveness, Observation, Screen, State, Tracker};
+use crate::apply::{self, TAG_MEMBER};
+use crate::backend::screens;
+use crate::broker::{self, PaneKey, Panes};
+use crate::error::{Error, Result};
+use crate::manifest::{BackendName, RestartPolicy};
+use crate::registry::Registry;
+use crate::registry::agents::AgentRow;
+use crate::registry::fleets::FleetRow;
+use crate::tmux::Tmux;
+
+/// The sender name of what the monitor stores.
+pub const SENDER: &str = "monitor";
+
+pub struct Options {
+    pub fleet: String,
+    pub db: Utf8PathBuf,
+    pub tmux_override: Option<String>,
+    pub interval: Option<Duration>,
+    pub stall_after: Option<Duration>,
+    /// Run one tick and return (tests, cron).
+    pub once: bool,
+}
+
+/// What the fleet file says that the registry does not keep.
+struct FileSettings {
+    policies: HashMap<String, RestartPolicy>,
+    layout: String,
+    panes_per_window: usize,
+}
+
+fn file_settings(fleet: &FleetRow, db: &Utf8PathBuf) -> FileSettings {
+    let mut settings = FileSettings {
+        policies: HashMap::new(),
+        layout: "tiled".into(),
+        panes_per_window: 4,
+    };
+    let Some(path) = &fleet.manifest_path else {
+        return settings;
+    };
+    let options = crate::manifest::LoadOptions {
+        db_path: Some(db.clone()),
+        styled: false,
+    };
+    if let Ok(file) = crate::manifest::load(path.as_str().into(), &options) {
+        settings.layout = file.layout.clone();
+        settings.panes_per_window = file.panes_per_window;
+        settings.policies = file
+            .agents
+            .iter()
+            .map(|a| (a.name.clone(), a.restart.clone()))
+            .collect();
+    }
+    settings
+}
+
+pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Result<String> {
+    let mut registry = Registry::open(&options.db)?;
+    let fleet = registry.require_fleet(&options.fleet)?;
+    let pid = std::process::id();
+    let to_ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    registry.claim_monitor(
+        fleet.id,
+        pid,
+        options.interval.map(to_ms),
+        options.stall_after.map(to_ms),
+        |p| u32::try_from(p).is_ok_and(crate::process::is_alive),
+    )?;
+    registry.event(Some(fleet.id), None, "monitor.start", json!({"pid": pid}))?;
+    let settings = file_settings(&fleet, &options.db);
+    let tmux = apply::tmux_for(options.tmux_override.as_deref(), &fleet.socket);
+    let mut tracker = Tracker::new();
+    for agent in registry.agents(fleet.id)? {
+        tracker.seed(&agent.name, State::parse(&agent.status));
+    }
+    let started = Instant::now();
+    let mut tick_no: u64 = 0;
+    let reason = loop {
+        if stop.load(Ordering::Relaxed) {
+            break "stopped by a signal".to_string();
+        }
+        let Some(fleet) = registry.fleet_by_name(&options.fleet)? else {
+            break "the fleet was deleted".to_string();
+        };
+        if fleet.status == "down" {
+            break "the fleet was brought down".to_string();
+        }
+        let row = registry
+            .monitor(fleet.id)?
+            .ok_or_else(|| Error::failure("the monitor row vanished"))?;
+        if row.pid != Some(i64::from(pid)) {
+            break format!(
+                "another monitor took over (pid {})",
+                row.pid.unwrap_or_default()
+            );
+        }
+        let stall_after =
+            Duration::from_millis(u64::try_from(row.stall_after_ms).unwrap_or(600_000));
+        let interval =
+            Duration::from_millis(u64::try_from(row.interval_ms).unwrap_or(60_000).max(100));
+        tick_no += 1;
+        match tick(
+            &mut registry,
+            &tmux,
+            &fleet,
+            &settings,
+            &mut tracker,
+            started.elapsed(),
+            stall_after,
+            tick_no,
+        ) {
+            Ok(summary) => {
+                let _ = writeln!(out, "tick {tick_no}: {summary}");
+            }
+            // A tick that fails (tmux restarting, say) is reported and the loop goes on.
+            Err(err) => {
+                let _ = writeln!(out, "tick {tick_no} failed: {}", err.message);
+                registry.event(
+                    Some(fleet.id),
+                    None,
+                    "monitor.error",
+                    json!({"error": err.message}),
+                )?;
+            }
+        }
+        registry.monitor_ticked(fleet.id)?;
+        if options.once {
+            break "ran once".to_string();
+        }
+        let deadline = Instant::now() + interval;
+        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(
+                Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())),
+            );
+        }
+    };
+    if let Some(fleet) = registry.fleet_by_name(&options.fleet)? {
+        let still_ours = registry
+            .monitor(fleet.id)?
+            .is_some_and(|m| m.pid == Some(i64::from(pid)));
+        if still_ours {
+            registry.mark_monitor_stopped(fleet.id, &reason)?;
+        }
+        registry.event(
+            Some(fleet.id),
+            None,
+            "monitor.stop",
+            json!({"pid": pid, "reason": reason}),
+        )?;
+    }
+    Ok(reason)
+}
+
+fn screen_of(backend: BackendName, text: &str) -> Screen {
+    match screens::classify(backend, text) {
+        screens::Screen::Composer => Screen::Idle,
+        screens::Screen::Working => Screen::Working,
+        screens::Screen::Prompt => Screen::Prompt,
+        screens::Screen::Trust | screens::Screen::Login => Screen::Gate,
+        screens::Screen::Unknown => Screen::Unknown,
+    }
+}
+
+fn hash_text(text: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tick(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    settings: &FileSettings,
+    tracker: &mut Tracker,
+    now: Duration,
+    stall_after: Duration,
+    tick_no: u64,
+) -> Result<String> {
+    let panes: HashMap<String, crate::tmux::Pane> = apply::fleet_panes(tmux, &fleet.name)?
+        .into_iter()
+        .map(|p| (p.id.to_string(), p))
+        .collect();
+    let unread = registry.unread_counts(fleet.id)?;
+    let agents: Vec<AgentRow> = registry
+        .agents(fleet.id)?
+        .into_iter()
+        .filter(|a| a.status != "removed" && a.status != "stopped")
+        .collect();
+    let mut observations = Vec::new();
+    for agent in &agents {
+        let backend: BackendName = agent.backend.parse().unwrap_or(BackendName::Command);
+        let pane = agent
+            .pane_id
+            .as_deref()
+            .and_then(|id| panes.get(id))
+            .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()));
+        let liveness = match pane {
+            None => Liveness::Missing,
+            Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => Liveness::Exited {
+                code: p.dead_status,
+                signal: p.dead_signal,
+            },
+            Some(p) => {
+                let text = tmux.capture_pane(p.id, None)?;
+                Liveness::Running {
+                    screen_hash: hash_text(&text),
+                    screen: screen_of(backend, &text),
+                }
+            }
+        };
+        observations.push(Observation {
+            name: agent.name.clone(),
+            is_director: agent.role == "director",
+            liveness,
+            unread: unread.get(&agent.name).copied().unwrap_or(0),
+            restart: settings
+                .policies
+                .get(&agent.name)
+                .cloned()
+                .unwrap_or_default(),
+        });
+    }
+    let decisions = tracker.tick(now, stall_after, &observations);
+    for decision in &decisions {
+        match decision {
+            Decision::SetState {
+                name,
+                state,
+                reason,
+            } => {
+                if let Some(agent) = agents.iter().find(|a| &a.name == name) {
+                    let reason = (!reason.is_empty()).then_some(reason.as_str());
+                    registry.set_agent_status(agent.id, state.as_str(), reason)?;
+                    registry.event(
+                        Some(fleet.id),
+                        Some(name),
+                        "state",
+                        json!({"from": agent.status, "to": state.as_str(), "reason": reason}),
+                    )?;
+                }
+            }
+            Decision::Nudge { name, text } => {
+                nudge(registry, tmux, fleet, SENDER, name, text)?;
+            }
+            Decision::Restart { name } => {
+                if let Some(agent) = agents.iter().find(|a| &a.name == name) {
+                    restart(registry, tmux, fleet, settings, agent)?;
+                }
+            }
+        }
+    }
+    // Messages that waited while an agent was away are announced once it is live.
+    let live: Vec<&Observation> = observations
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.liveness,
+                Liveness::Running {
+                    screen: Screen::Idle | Screen::Working,
+                    ..
+                }
+            )
+        })
+        .collect();
+    for o in live {
+        if registry.pending_messages(fleet.id, &o.name)?.is_empty() {
+            continue;
+        }
+        broker::deliver_pending(registry, tmux, fleet, &o.name)?;
+    }
+    let mut counts: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for agent in registry.agents(fleet.id)? {
+        if agent.status != "removed" && agent.status != "stopped" {
+            counts.entry(agent.status).or_default().push(agent.name);
+        }
+    }
+    let summary: Vec<String> = counts
+        .iter()
+        .map(|(state, names)| format!("{} {state} ({})", names.len(), names.join(", ")))
+        .collect();
+    let summary = summary.join("; ");
+    heartbeat(registry, tmux, fleet, tick_no, &summary)?;
+    Ok(summary)
+}
+
+/// Stores an ack-able nudge for `recipient` and announces it in its pane.
+pub fn nudge(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    sender: &str,
+    recipient: &str,
+    text: &str,
+) -> Result<()> {
+    let id = registry.insert_message(fleet.id, sender, recipient, text.as_bytes(), "nudge")?;
+    registry.event(
+        Some(fleet.id),
+        Some(recipient),
+        "nudge",
+        json!({"message": id, "from": sender, "text": text}),
+    )?;
+    broker::notify_recipient(registry, tmux, fleet, recipient, Some(&[id]))?;
+    Ok(())
+}
+
+fn restart(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    settings: &FileSettings,
+    agent: &AgentRow,
+) -> Result<()> {
+    let spec = agent.spec().ok_or_else(|| {
+        Error::failure(format!(
+            "`{}` has no recorded launch spec to restart from",
+            agent.name
+        ))
+    })?;
+    if let Some(pane) = &agent.pane_id {
+        apply::kill_pane(tmux, pane, &fleet.name, &agent.name)?;
+    }
+    let role = match agent.role.as_str() {
+        "director" => crate::manifest::Role::Director,
+        "monitor" => crate::manifest::Role::Monitor,
+        _ => crate::manifest::Role::Member,
+    };
+    let db = registry.path().to_owned();
+    let hash = agent.config_hash.clone().unwrap_or_else(|| spec.hash());
+    let pane = apply::spawn(
+        &mut apply::Env {
+            registry,
+            tmux,
+            db_path: &db,
+        },
+        &apply::SpawnRequest {
+            fleet,
+            name: &agent.name,
+            role,
+            description: &agent.description,
+            origin: &agent.origin,
+            spec: &spec,
+            hash: &hash,
+            layout: &settings.layout,
+            panes_per_window: settings.panes_per_window,
+        },
+    )?;
+    registry.event(
+        Some(fleet.id),
+        Some(&agent.name),
+        "restart",
+        json!({"pane": pane.to_string()}),
+    )?;
+    Ok(())
+}
+
+/// Wakes the monitoring agent with one line a tick: never Escape, never on a prompt.
+fn heartbeat(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    tick_no: u64,
+    summary: &str,
+) -> Result<()> {
+    let Some(agent) = registry
+        .agents(fleet.id)?
+        .into_iter()
+        .find(|a| a.role == "monitor" && broker::may_be_live(a))
+    else {
+        return Ok(());
+    };
+    let Some(pane) = agent.pane_id.clone() else {
+        return Ok(());
+    };
+    let backend: BackendName = agent.backend.parse().unwrap_or(BackendName::Command);
+    let db = registry.path().to_owned();
+    let _lock = broker::lock::AgentLock::acquire(&db, agent.id)?;
+    let Some(info) = tmux.info(&pane)? else {
+        return Ok(());
+    };
+    if info.dead
+        || info.fleet.as_deref() != Some(fleet.name.as_str())
+        || info.member.as_deref() != Some(agent.name.as_str())
+    {
+        return Ok(());
+    }
+    let screen = screens::classify(backend, &tmux.capture(&pane)?);
+    if !matches!(screen, screens::Screen::Composer | screens::Screen::Working) {
+        return Ok(());
+    }
+    let line = broker::preview::sanitize(&format!("[cafleet] heartbeat #{tick_no}: {summary}"));
+    tmux.type_text(&pane, &line)?;
+    tmux.pause(screens::key_timing(backend).before_enter);
+    tmux.press(&pane, PaneKey::Enter)?;
+    Ok(())
+}
