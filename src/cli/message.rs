@@ -109,6 +109,7 @@ pub struct SendArgs {
     #[arg(long)]
     pub sync: bool,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -127,6 +128,7 @@ pub struct BroadcastArgs {
     #[arg(long)]
     pub sync: bool,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -149,6 +151,7 @@ pub struct InboxArgs {
     #[arg(long, value_name = "DURATION", requires = "wait")]
     pub timeout: Option<String>,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -163,6 +166,7 @@ pub struct AckArgs {
     #[arg(value_name = "ID", required = true, value_parser = parse_id)]
     pub ids: Vec<i64>,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -177,6 +181,7 @@ pub struct ShowArgs {
     #[arg(value_name = "ID", value_parser = parse_id)]
     pub id: i64,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -199,6 +204,7 @@ pub struct ListArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
