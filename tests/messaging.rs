@@ -765,3 +765,32 @@ fn concurrent_notifiers_never_interleave_in_one_pane() {
         assert!(line.ends_with("— run: cafleet message inbox"), "{line}");
     }
 }
+
+#[test]
+fn stray_composer_text_is_cleared_before_the_preview() {
+    let Some(live) = Live::start() else { return };
+    let pane = live.agent("api", "{}", (FLEET, "api"));
+    live.server
+        .tmux()
+        .send_text(pane, "half a thought")
+        .unwrap();
+    live.server
+        .wait_for_text(pane, Duration::from_secs(10), |s| {
+            s.contains("> half a thought")
+        })
+        .unwrap();
+    let out = ok(&live
+        .env
+        .message("send", "director", &["--to", "api", "--sync", "hi"]));
+    let id = sent_id(&out);
+    let events = live.wait_log("api", "inbox", |ev| {
+        ev.iter().any(|e| e["event"] == "inbox")
+    });
+    let (_, keys) = typed(&live.input("api"));
+    assert_eq!(keys, ["C-u", "Enter"], "{}", show(&events));
+    let submit = events.iter().find(|e| e["event"] == "submit").unwrap();
+    assert_eq!(
+        submit["line"],
+        format!("[cafleet] message #{id} from director: hi — run: cafleet message inbox")
+    );
+}

@@ -57,6 +57,10 @@ pub fn fleet_status(
             .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()));
         let (state, reason) = match pane {
             _ if agent.status == "stopped" => ("stopped".to_string(), agent.status_reason.clone()),
+            // The monitor gave up restarting it: that says more than `dead`.
+            _ if agent.status == "crash-loop" => {
+                ("crash-loop".to_string(), agent.status_reason.clone())
+            }
             None => ("dead".to_string(), Some("its pane is gone".to_string())),
             Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => {
                 let how = match (p.dead_status, p.dead_signal) {

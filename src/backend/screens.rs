@@ -161,6 +161,34 @@ pub fn classify(backend: BackendName, captured: &str) -> Screen {
     }
 }
 
+/// Whether the composer visibly holds text (a half-typed line the preview would be
+/// appended to), so it must be cleared with C-u first. Only checked on [`Screen::Composer`]
+/// and [`Screen::Working`]; a false alarm costs one C-u on an empty line, which does
+/// nothing, so placeholders that look like text are acceptable. Unknown for opencode and
+/// commands (`false`).
+pub fn composer_has_text(backend: BackendName, captured: &str) -> bool {
+    let lines: Vec<&str> = captured.lines().filter(|l| !l.trim().is_empty()).collect();
+    let bottom = &lines[lines.len().saturating_sub(BOTTOM_LINES)..];
+    // The composer is the last prompt-marked line on the screen.
+    let after = |prefixes: &[&str]| {
+        bottom.iter().rev().find_map(|line| {
+            let line = line.trim_start();
+            prefixes
+                .iter()
+                .find_map(|p| line.strip_prefix(p))
+                .map(|rest| rest.trim_end_matches(['│', '┃', ' ']).trim().to_owned())
+        })
+    };
+    let fake_prompt = format!("│ {}", fake::COMPOSER_PROMPT);
+    let text = match backend {
+        BackendName::Fake => after(&[fake_prompt.as_str()]),
+        BackendName::Claude => after(&["│ > ", "> "]),
+        BackendName::Codex => after(&["› "]),
+        BackendName::Opencode | BackendName::Command => None,
+    };
+    text.is_some_and(|t| !t.is_empty())
+}
+
 /// How keys are paced for one backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyTiming {
@@ -361,6 +389,30 @@ mod tests {
                 matches!(s, Screen::Prompt | Screen::Unknown)
             );
         }
+    }
+
+    #[test]
+    fn stray_composer_text() {
+        let fake_screen = |composer: &str| {
+            format!(
+                "{} · api\n\n╭─ api ─╮\n│ > {composer}   │\n╰──╯\n  {}\n",
+                fake::HEADER_TITLE,
+                fake::READY_FOOTER
+            )
+        };
+        assert!(!composer_has_text(BackendName::Fake, &fake_screen("")));
+        assert!(composer_has_text(
+            BackendName::Fake,
+            &fake_screen("half a thought")
+        ));
+        let claude = "> earlier prompt\n⏺ answer\n────\n> \n────\n  ⏵⏵ don't ask on\n";
+        assert!(!composer_has_text(BackendName::Claude, claude));
+        let claude = "> earlier prompt\n────\n> draft\n────\n  ⏵⏵ don't ask on\n";
+        assert!(composer_has_text(BackendName::Claude, claude));
+        assert!(!composer_has_text(
+            BackendName::Opencode,
+            "┃ typed\n tab agents\n"
+        ));
     }
 
     #[test]

@@ -51,6 +51,8 @@ const NOT_LIVE: [&str; 3] = ["stopped", "removed", "dead"];
 pub enum PaneKey {
     Escape,
     Enter,
+    /// C-u: clears the composer line in every backend.
+    ClearLine,
 }
 
 /// What a pane says about itself.
@@ -84,7 +86,12 @@ pub trait Panes: Sync {
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Outcome {
     /// The preview and Enter were sent; the messages are `notified`.
-    Notified { screen: String, escaped: bool },
+    Notified {
+        screen: String,
+        escaped: bool,
+        /// The composer held stray text and was cleared with C-u first.
+        cleared: bool,
+    },
     /// Nothing was typed; the messages stay `queued` for this reason.
     Queued { reason: String },
     /// The messages were read or notified meanwhile: nothing to announce.
@@ -241,12 +248,17 @@ pub fn notify_recipient(
             }
             Outcome::Queued { reason }
         }
-        Decision::Type { pane, screen } => {
+        Decision::Type {
+            pane,
+            screen,
+            clear,
+        } => {
             let text = preview::preview(first.id, &first.sender, &first.body, pending.len() - 1);
-            match type_preview(panes, &pane, backend_of(&agent), screen, &text) {
+            match type_preview(panes, &pane, backend_of(&agent), screen, clear, &text) {
                 Ok(()) => Outcome::Notified {
                     screen: screen.name().to_owned(),
                     escaped: screen.escape_first(),
+                    cleared: clear,
                 },
                 Err(err) => Outcome::Queued {
                     reason: format!("typing into pane {pane} failed: {}", err.message),
@@ -285,6 +297,8 @@ enum Decision {
     Type {
         pane: String,
         screen: Screen,
+        /// Clear stray composer text with C-u before typing.
+        clear: bool,
     },
 }
 
@@ -333,7 +347,8 @@ fn decide(panes: &dyn Panes, fleet: &FleetRow, agent: &AgentRow) -> Decision {
         Ok(text) => text,
         Err(err) => return queue(format!("cannot capture pane {pane}: {}", err.message)),
     };
-    let screen = screens::classify(backend_of(agent), &captured);
+    let backend = backend_of(agent);
+    let screen = screens::classify(backend, &captured);
     match screen {
         Screen::Trust | Screen::Login => Decision::Queue {
             reason: format!(
@@ -347,23 +362,36 @@ fn decide(panes: &dyn Panes, fleet: &FleetRow, agent: &AgentRow) -> Decision {
             ),
             agent_status: Some(("waiting-input", false)),
         },
-        _ => Decision::Type { pane, screen },
+        Screen::Composer | Screen::Working => Decision::Type {
+            pane,
+            screen,
+            clear: screens::composer_has_text(backend, &captured),
+        },
+        Screen::Prompt | Screen::Unknown => Decision::Type {
+            pane,
+            screen,
+            clear: false,
+        },
     }
 }
 
-/// Escape (only where the screen calls for it), the preview as literal keys, the
-/// backend's submit delay, Enter.
+/// Escape (only where the screen calls for it) or C-u (only when the composer holds
+/// stray text), the preview as literal keys, the backend's submit delay, Enter.
 fn type_preview(
     panes: &dyn Panes,
     pane: &str,
     backend: BackendName,
     screen: Screen,
+    clear: bool,
     text: &str,
 ) -> Result<()> {
     let timing = screens::key_timing(backend);
     if screen.escape_first() {
         panes.press(pane, PaneKey::Escape)?;
         panes.pause(timing.after_escape);
+    }
+    if clear {
+        panes.press(pane, PaneKey::ClearLine)?;
     }
     panes.type_text(pane, text)?;
     panes.pause(timing.before_enter);

@@ -136,6 +136,29 @@ fn permission_prompt_and_unknown_screens_get_escape_first() {
 }
 
 #[test]
+fn stray_composer_text_is_cleared_with_c_u_first() {
+    let (mut reg, fleet, id) = setup();
+    let screen = format!(
+        "{} · api\n╭─ api ─╮\n│ > half typed   │\n╰──╯\n  {}\n",
+        fake::HEADER_TITLE,
+        fake::READY_FOOTER
+    );
+    let pane = Scripted::new(&screen);
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    let typed = pane.typed();
+    assert_eq!(typed[0], "key:ClearLine");
+    assert_eq!(typed.len(), 3);
+    assert!(matches!(
+        d.outcome,
+        Outcome::Notified {
+            cleared: true,
+            escaped: false,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn working_screen_gets_no_escape() {
     let (mut reg, fleet, id) = setup();
     let screen = format!("{} (3s · {})\n", fake::WORKING_TITLE, fake::WORKING_FOOTER);

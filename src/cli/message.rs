@@ -105,6 +105,7 @@ pub struct SendArgs {
     #[arg(long)]
     pub sync: bool,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -123,6 +124,7 @@ pub struct BroadcastArgs {
     #[arg(long)]
     pub sync: bool,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -145,6 +147,7 @@ pub struct InboxArgs {
     #[arg(long, value_name = "DURATION", requires = "wait")]
     pub timeout: Option<String>,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -159,6 +162,7 @@ pub struct AckArgs {
     #[arg(value_name = "ID", required = true, value_parser = parse_id)]
     pub ids: Vec<i64>,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -173,6 +177,7 @@ pub struct ShowArgs {
     #[arg(value_name = "ID", value_parser = parse_id)]
     pub id: i64,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 
@@ -195,6 +200,7 @@ pub struct ListArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
 
+    /// Print JSON (stable field names) instead of text
     #[arg(long)]
     pub json: bool,
 

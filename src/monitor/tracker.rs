@@ -157,10 +157,10 @@ impl Tracker {
             let mut reason = reason;
             let mut nudges: Vec<(String, String)> = Vec::new();
             let tell_director = |nudges: &mut Vec<(String, String)>, text: String| {
-                if let Some(d) = &director {
-                    if *d != o.name {
-                        nudges.push((d.clone(), text));
-                    }
+                if let Some(d) = &director
+                    && *d != o.name
+                {
+                    nudges.push((d.clone(), text));
                 }
             };
             match raw {

@@ -65,12 +65,11 @@ impl Registry {
                     |r| r.get(0),
                 )
                 .optional()?;
-            if let Some(Some(other)) = running {
-                if other != i64::from(pid) && is_alive(other) {
+            if let Some(Some(other)) = running
+                && other != i64::from(pid) && is_alive(other) {
                     return Err(Error::failure(format!("a monitor already runs for this fleet (pid {other})"))
                         .hint(format!("stop it with `kill {other}`, or read its state with `cafleet monitor status`")));
                 }
-            }
             tx.execute(
                 "INSERT INTO monitors (fleet_id, pid, status, started_at, last_tick_at, stopped_at, stop_reason)
                  VALUES (?1, ?2, 'running', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, NULL, NULL)
