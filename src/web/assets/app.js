@@ -188,13 +188,21 @@ async function loadTimeline() {
   $("no-messages").hidden = items.length > 0;
 }
 
+// `{"outcome": "notified", "message_ids": [3]}` → `outcome=notified message_ids=[3]`.
+function detailText(detail) {
+  if (detail === null || typeof detail !== "object" || Array.isArray(detail)) return JSON.stringify(detail);
+  return Object.entries(detail)
+    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .join(" ");
+}
+
 async function loadEvents() {
   const events = await api(`/api/fleets/${enc(current.fleet)}/events?limit=100`);
   const items = events.reverse().map((e) => el("li", { "data-id": e.id },
     el("span", { class: "muted" }, time(e.created_at)), "  ",
     el("span", { class: "kind" }, e.kind), "  ",
     e.agent ? e.agent + "  " : "",
-    typeof e.detail === "string" ? e.detail : JSON.stringify(e.detail)));
+    detailText(e.detail)));
   $("events").replaceChildren(...items);
 }
 
