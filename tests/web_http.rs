@@ -31,9 +31,12 @@ fn seeded(dir: &std::path::Path) -> Utf8PathBuf {
                  INSERT INTO messages (fleet_id, sender, recipient, body, kind, broadcast_id) VALUES
                    (1, 'operator', 'api', CAST('all hands' AS BLOB), 'broadcast', 2),
                    (1, 'operator', 'web', CAST('all hands' AS BLOB), 'broadcast', 2);
+                 INSERT INTO fleets (id, name, origin, session) VALUES (2, 'other', 'cli', 'cafleet-other');
                  INSERT INTO events (fleet_id, agent, kind, detail) VALUES
                    (1, 'api', 'spawn', '{\"pane\":\"%1\"}'),
-                   (1, 'web', 'spawn', '{\"pane\":\"%2\"}');",
+                   (1, 'web', 'spawn', '{\"pane\":\"%2\"}'),
+                   (2, 'x', 'spawn', '{}'),
+                   (2, 'y', 'spawn', '{}');",
             )?;
             Ok(())
         })
@@ -93,7 +96,8 @@ fn api_lists_fleets_agents_messages_and_events() {
     let addr = serve(seeded(tmp.path()), None);
 
     let fleets = get("/api/fleets").send(addr).json();
-    assert_eq!(fleets[0]["name"], "shop");
+    assert_eq!(fleets[1]["name"], "shop");
+    let fleets = serde_json::json!([fleets[1].clone()]);
     assert_eq!(fleets[0]["agents"], 2);
     assert_eq!(fleets[0]["unread"], 3);
 
@@ -142,6 +146,7 @@ fn api_lists_fleets_agents_messages_and_events() {
     assert_eq!(after.as_array().map(Vec::len), Some(1));
 
     let events = get("/api/fleets/shop/events").send(addr).json();
+    assert_eq!(events.as_array().map(Vec::len), Some(2));
     assert_eq!(events[0]["kind"], "spawn");
     assert_eq!(events[0]["detail"]["pane"], "%1");
     let later = get("/api/fleets/shop/events?after=1").send(addr).json();
@@ -152,7 +157,7 @@ fn api_lists_fleets_agents_messages_and_events() {
     let missing = get("/api/fleets/nope/agents").send(addr);
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["error"], "no fleet named `nope`");
-    assert_eq!(missing.json()["hints"][0], "registered fleets: shop");
+    assert_eq!(missing.json()["hints"][0], "registered fleets: other, shop");
     let no_pane = get("/api/fleets/shop/agents/api/pane").send(addr);
     assert_eq!(no_pane.status, 500);
     assert_eq!(no_pane.json()["error"], "`api` has no live pane");

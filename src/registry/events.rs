@@ -65,3 +65,20 @@ impl Registry {
         Ok(rows)
     }
 }
+
+impl Registry {
+    /// The newest `limit` events of one fleet, oldest first (the web UI's event log).
+    pub fn recent_events(&self, fleet_id: i64, limit: i64) -> Result<Vec<EventRow>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT * FROM (
+                SELECT e.id, f.name, e.agent, e.kind, e.detail, e.created_at
+                FROM events e LEFT JOIN fleets f ON f.id = e.fleet_id
+                WHERE e.fleet_id = ?1 ORDER BY e.id DESC LIMIT ?2
+             ) ORDER BY 1",
+        )?;
+        let rows = stmt
+            .query_map(params![fleet_id, limit], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}

@@ -229,12 +229,11 @@ async fn events(
 ) -> ApiResult<Vec<crate::registry::events::EventRow>> {
     let rows = read(&state, move |registry| {
         let fleet = registry.require_fleet(&fleet)?;
-        let after = match query.after {
-            Some(after) => after,
+        match query.after {
+            Some(after) => registry.events(Some(fleet.id), None, after, query.limit()),
             // Without `after`, the newest `limit` events.
-            None => (registry.versions()?.events - query.limit()).max(0),
-        };
-        registry.events(Some(fleet.id), None, after, query.limit())
+            None => registry.recent_events(fleet.id, query.limit()),
+        }
     })
     .await?;
     Ok(Json(rows))
