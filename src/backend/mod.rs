@@ -100,15 +100,3 @@ pub fn argv(input: &ArgvInput<'_>) -> Vec<String> {
     }
     argv
 }
-
-/// Text that shows the agent is ready for input (`up --wait`); `None` when a running
-/// process is all "ready" means (`command`).
-pub fn ready_markers(backend: BackendName) -> Option<&'static [&'static str]> {
-    match backend {
-        BackendName::Claude => Some(&["don't ask on", "? for shortcuts"]),
-        BackendName::Codex => Some(&["Ask Codex to do anything", "? for shortcuts"]),
-        BackendName::Opencode => Some(&["ctrl+p commands", "tab agents"]),
-        BackendName::Fake => Some(&[fake::READY_FOOTER, fake::WORKING_FOOTER]),
-        BackendName::Command => None,
-    }
-}

@@ -139,12 +139,11 @@ fn ps_rows(globals: &Globals, registry: &Registry, fleet: &FleetRow) -> Result<V
             .and_then(|id| panes.get(id))
             .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()));
         let (state, reason) = match pane {
-            _ if agent.status == "stopped" => ("stopped".to_string(), agent.status_reason.clone()),
-            None => ("dead".to_string(), Some("its pane is gone".to_string())),
-            // The monitor gave up restarting it: that says more than `dead`.
-            Some(_) | None if agent.status == "crash-loop" => {
-                ("crash-loop".to_string(), agent.status_reason.clone())
+            // Stopped by `down`, or given up on by the monitor: that says more than `dead`.
+            _ if agent.status == "stopped" || agent.status == "crash-loop" => {
+                (agent.status.clone(), agent.status_reason.clone())
             }
+            None => ("dead".to_string(), Some("its pane is gone".to_string())),
             Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => {
                 let how = match (p.dead_status, p.dead_signal) {
                     (Some(code), _) => format!("exited with status {code}"),

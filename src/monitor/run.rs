@@ -259,7 +259,7 @@ fn tick(
                 }
             }
             Decision::Nudge { name, text } => {
-                nudge(registry, tmux, fleet, SENDER, name, text)?;
+                broker::nudge(registry, tmux, fleet, SENDER, name, text)?;
             }
             Decision::Restart { name } => {
                 if let Some(agent) = agents.iter().find(|a| &a.name == name) {
@@ -301,26 +301,6 @@ fn tick(
     let summary = summary.join("; ");
     heartbeat(registry, tmux, fleet, tick_no, &summary)?;
     Ok(summary)
-}
-
-/// Stores an ack-able nudge for `recipient` and announces it in its pane.
-pub fn nudge(
-    registry: &mut Registry,
-    tmux: &Tmux,
-    fleet: &FleetRow,
-    sender: &str,
-    recipient: &str,
-    text: &str,
-) -> Result<()> {
-    let id = registry.insert_message(fleet.id, sender, recipient, text.as_bytes(), "nudge")?;
-    registry.event(
-        Some(fleet.id),
-        Some(recipient),
-        "nudge",
-        json!({"message": id, "from": sender, "text": text}),
-    )?;
-    broker::notify_recipient(registry, tmux, fleet, recipient, Some(&[id]))?;
-    Ok(())
 }
 
 fn restart(
