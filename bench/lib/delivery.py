@@ -85,7 +85,8 @@ def main():
     argv = args[cut + 1:]
     con = sqlite3.connect(a.db, timeout=5.0)
 
-    returned, submitted, after_return, errors, locked, left_queued, missing = [], [], 0, 0, 0, 0
+    returned, submitted, after_return = [], [], []
+    errors, locked, left_queued, missing = 0, 0, 0, 0
     first_err = ""
     for _ in range(a.runs):
         before = max_id(con)

@@ -128,8 +128,23 @@ fn ps_rows(globals: &Globals, registry: &Registry, fleet: &FleetRow) -> Result<V
         HashMap::new()
     };
     let unread = registry.unread_counts(fleet.id)?;
+    let agents = registry.agents(fleet.id)?;
+    // Agents no monitor has looked at since they started: one batched capture for all.
+    let starting: Vec<crate::tmux::PaneId> = agents
+        .iter()
+        .filter(|a| a.status == "starting")
+        .filter_map(|a| a.pane_id.as_deref().and_then(|id| panes.get(id)))
+        .filter(|p| !p.dead)
+        .map(|p| p.id)
+        .collect();
+    let screens: HashMap<crate::tmux::PaneId, String> = starting
+        .iter()
+        .copied()
+        .zip(tmux.capture_panes(&starting)?)
+        .filter_map(|(id, text)| text.map(|t| (id, t)))
+        .collect();
     let mut rows = Vec::new();
-    for agent in registry.agents(fleet.id)? {
+    for agent in agents {
         if agent.status == "removed" {
             continue;
         }
@@ -152,6 +167,10 @@ fn ps_rows(globals: &Globals, registry: &Registry, fleet: &FleetRow) -> Result<V
                 };
                 ("dead".to_string(), Some(how))
             }
+            // No monitor has looked at it since it started: look once.
+            Some(p) if agent.status == "starting" => {
+                (live_state(screens.get(&p.id), &agent.backend), None)
+            }
             Some(_) => (agent.status.clone(), agent.status_reason.clone()),
         };
         let drift = pane
@@ -172,6 +191,27 @@ fn ps_rows(globals: &Globals, registry: &Registry, fleet: &FleetRow) -> Result<V
         });
     }
     Ok(rows)
+}
+
+/// The state a just-started agent's screen shows, without recording it.
+fn live_state(screen: Option<&String>, backend: &str) -> String {
+    use crate::backend::screens::{Screen, classify};
+    let Ok(backend) = backend.parse::<crate::manifest::BackendName>() else {
+        return "starting".into();
+    };
+    if backend == crate::manifest::BackendName::Command {
+        return "working".into();
+    }
+    let Some(text) = screen else {
+        return "starting".into();
+    };
+    match classify(backend, text) {
+        Screen::Composer => "idle",
+        Screen::Working => "working",
+        Screen::Prompt | Screen::Trust | Screen::Login => "waiting-input",
+        Screen::Unknown => "starting",
+    }
+    .into()
 }
 
 /// Left-aligned columns separated by two spaces.

@@ -205,6 +205,18 @@ fn tick(
         .into_iter()
         .filter(|a| a.status != "removed" && a.status != "stopped")
         .collect();
+    let live: Vec<crate::tmux::PaneId> = agents
+        .iter()
+        .filter_map(|a| a.pane_id.as_deref().and_then(|id| panes.get(id)))
+        .filter(|p| !p.dead)
+        .map(|p| p.id)
+        .collect();
+    let screens_text: HashMap<crate::tmux::PaneId, String> = live
+        .iter()
+        .copied()
+        .zip(tmux.capture_panes(&live)?)
+        .filter_map(|(id, text)| text.map(|t| (id, t)))
+        .collect();
     let mut observations = Vec::new();
     for agent in &agents {
         let backend: BackendName = agent.backend.parse().unwrap_or(BackendName::Command);
@@ -220,10 +232,13 @@ fn tick(
                 signal: p.dead_signal,
             },
             Some(p) => {
-                let text = tmux.capture_pane(p.id, None)?;
+                let Some(text) = screens_text.get(&p.id) else {
+                    // Vanished between list-panes and the capture: next tick will tell.
+                    continue;
+                };
                 Liveness::Running {
-                    screen_hash: hash_text(&text),
-                    screen: screen_of(backend, &text),
+                    screen_hash: hash_text(text),
+                    screen: screen_of(backend, text),
                 }
             }
         };
