@@ -30,8 +30,20 @@ backend = "fake"
 
 fn start_monitor(h: &Harness, fleet: &str) -> Child {
     h.cmd()
-        .args(["monitor", "start", "--fleet", fleet, "--interval", "200ms", "--stall-after", "1s"])
-        .stdout(std::fs::File::create(h.home.path().join(format!("monitor-{fleet}.out"))).expect("log file"))
+        .args([
+            "monitor",
+            "start",
+            "--fleet",
+            fleet,
+            "--interval",
+            "200ms",
+            "--stall-after",
+            "1s",
+        ])
+        .stdout(
+            std::fs::File::create(h.home.path().join(format!("monitor-{fleet}.out")))
+                .expect("log file"),
+        )
         .stderr(Stdio::null())
         .spawn()
         .expect("start monitor")
@@ -50,18 +62,28 @@ fn state(h: &Harness, fleet: &str, member: &str) -> String {
 fn wait_state(h: &Harness, fleet: &str, member: &str, want: &str, timeout: Duration) {
     let ok = wait_until(timeout, || state(h, fleet, member) == want);
     let events = h.ok(&["events", "--fleet", fleet]);
-    let out = std::fs::read_to_string(h.home.path().join(format!("monitor-{fleet}.out"))).unwrap_or_default();
-    assert!(ok, "{member} never became {want} (is {}); events:\n{events}\nmonitor:\n{out}", state(h, fleet, member));
+    let out = std::fs::read_to_string(h.home.path().join(format!("monitor-{fleet}.out")))
+        .unwrap_or_default();
+    assert!(
+        ok,
+        "{member} never became {want} (is {}); events:\n{events}\nmonitor:\n{out}",
+        state(h, fleet, member)
+    );
 }
 
 fn stop(mut child: Child) {
     // Our own child, by pid.
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
     let _ = child.wait();
 }
 
 fn count(h: &Harness, sql: &str) -> i64 {
-    h.registry().query_row(sql, [], |r| r.get(0)).expect("count")
+    h.registry()
+        .query_row(sql, [], |r| r.get(0))
+        .expect("count")
 }
 
 fn pane_pid(h: &Harness, fleet: &str, member: &str) -> u32 {
@@ -69,7 +91,11 @@ fn pane_pid(h: &Harness, fleet: &str, member: &str) -> u32 {
         .list_panes(&["@cafleet_fleet", "@cafleet_member"])
         .expect("panes")
         .into_iter()
-        .find(|p| p.option("@cafleet_fleet") == Some(fleet) && p.option("@cafleet_member") == Some(member) && !p.dead)
+        .find(|p| {
+            p.option("@cafleet_fleet") == Some(fleet)
+                && p.option("@cafleet_member") == Some(member)
+                && !p.dead
+        })
         .and_then(|p| p.pid)
         .expect("live pane")
 }
@@ -77,21 +103,50 @@ fn pane_pid(h: &Harness, fleet: &str, member: &str) -> u32 {
 #[test]
 fn a_killed_agent_is_dead_within_two_ticks_and_restarted_on_failure() {
     let Some(h) = Harness::start() else { return };
-    let file = fleet_file(&h, "r", "[[member]]\nname = \"api\"\nrestart = \"on-failure\"\n");
+    let file = fleet_file(
+        &h,
+        "r",
+        "[[member]]\nname = \"api\"\nrestart = \"on-failure\"\n",
+    );
     h.ok(&["up", &file, "--wait"]);
     let monitor = start_monitor(&h, "r");
     wait_state(&h, "r", "api", "idle", Duration::from_secs(10));
     let old = pane_pid(&h, "r", "api");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old as i32), nix::sys::signal::Signal::SIGKILL).expect("kill");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
     let killed = Instant::now();
-    let dead = wait_until(Duration::from_secs(10), || count(&h, "SELECT COUNT(*) FROM events WHERE kind = 'state' AND agent = 'api' AND detail LIKE '%\"to\":\"dead\"%'") > 0);
+    let dead = wait_until(Duration::from_secs(10), || {
+        count(
+            &h,
+            "SELECT COUNT(*) FROM events WHERE kind = 'state' AND agent = 'api' AND detail LIKE '%\"to\":\"dead\"%'",
+        ) > 0
+    });
     assert!(dead, "{}", h.ok(&["events", "--fleet", "r"]));
     // Two ticks of 200 ms, plus scheduling slack on a busy machine.
-    assert!(killed.elapsed() < Duration::from_secs(3), "took {:?}", killed.elapsed());
+    assert!(
+        killed.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        killed.elapsed()
+    );
     wait_state(&h, "r", "api", "idle", Duration::from_secs(10));
     assert_ne!(pane_pid(&h, "r", "api"), old, "a new process");
-    assert_eq!(count(&h, "SELECT COUNT(*) FROM events WHERE kind = 'restart' AND agent = 'api'"), 1);
-    assert_eq!(count(&h, "SELECT COUNT(*) FROM messages WHERE kind = 'nudge' AND recipient = 'director'"), 1);
+    assert_eq!(
+        count(
+            &h,
+            "SELECT COUNT(*) FROM events WHERE kind = 'restart' AND agent = 'api'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &h,
+            "SELECT COUNT(*) FROM messages WHERE kind = 'nudge' AND recipient = 'director'"
+        ),
+        1
+    );
     stop(monitor);
 }
 
@@ -106,10 +161,22 @@ fn an_agent_that_dies_on_every_start_ends_in_crash_loop() {
     h.ok(&["up", &file]);
     let monitor = start_monitor(&h, "cl");
     wait_state(&h, "cl", "flaky", "crash-loop", Duration::from_secs(20));
-    assert_eq!(count(&h, "SELECT COUNT(*) FROM events WHERE kind = 'restart' AND agent = 'flaky'"), 2);
+    assert_eq!(
+        count(
+            &h,
+            "SELECT COUNT(*) FROM events WHERE kind = 'restart' AND agent = 'flaky'"
+        ),
+        2
+    );
     // It stays there: no more restarts.
     std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(count(&h, "SELECT COUNT(*) FROM events WHERE kind = 'restart' AND agent = 'flaky'"), 2);
+    assert_eq!(
+        count(
+            &h,
+            "SELECT COUNT(*) FROM events WHERE kind = 'restart' AND agent = 'flaky'"
+        ),
+        2
+    );
     stop(monitor);
 }
 
@@ -134,15 +201,33 @@ fn a_frozen_agent_with_waiting_work_stalls_once_and_a_drawing_one_never() {
     }
     let monitor = start_monitor(&h, "st");
     let stalled = wait_until(Duration::from_secs(15), || {
-        count(&h, "SELECT COUNT(*) FROM events WHERE kind = 'state' AND agent = 'frozen' AND detail LIKE '%\"to\":\"stalled\"%'") > 0
+        count(
+            &h,
+            "SELECT COUNT(*) FROM events WHERE kind = 'state' AND agent = 'frozen' AND detail LIKE '%\"to\":\"stalled\"%'",
+        ) > 0
     });
     assert!(stalled, "{}", h.ok(&["events", "--fleet", "st"]));
     // Several more ticks: still exactly one nudge to the Director about it.
     std::thread::sleep(Duration::from_millis(1500));
-    let nudges = count(&h, "SELECT COUNT(*) FROM messages WHERE kind = 'nudge' AND recipient = 'director' AND body LIKE 'frozen stalled%'");
+    let nudges = count(
+        &h,
+        "SELECT COUNT(*) FROM messages WHERE kind = 'nudge' AND recipient = 'director' AND body LIKE 'frozen stalled%'",
+    );
     assert_eq!(nudges, 1, "{}", h.ok(&["events", "--fleet", "st"]));
-    assert_eq!(count(&h, "SELECT COUNT(*) FROM messages WHERE kind = 'nudge' AND body LIKE 'busy%'"), 0);
-    assert_eq!(count(&h, "SELECT COUNT(*) FROM messages WHERE kind = 'nudge' AND recipient = 'busy'"), 0);
+    assert_eq!(
+        count(
+            &h,
+            "SELECT COUNT(*) FROM messages WHERE kind = 'nudge' AND body LIKE 'busy%'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &h,
+            "SELECT COUNT(*) FROM messages WHERE kind = 'nudge' AND recipient = 'busy'"
+        ),
+        0
+    );
     assert_ne!(state(&h, "st", "busy"), "stalled");
     stop(monitor);
 }
@@ -150,11 +235,23 @@ fn a_frozen_agent_with_waiting_work_stalls_once_and_a_drawing_one_never() {
 #[test]
 fn a_permission_prompt_is_waiting_input_and_its_nudge_starts_with_escape() {
     let Some(h) = Harness::start() else { return };
-    let file = fleet_file(&h, "pp", "[[member]]\nname = \"asker\"\nfake = { screen = \"permission\" }\n");
+    let file = fleet_file(
+        &h,
+        "pp",
+        "[[member]]\nname = \"asker\"\nfake = { screen = \"permission\" }\n",
+    );
     h.ok(&["up", &file]);
     assert!(wait_until(Duration::from_secs(10), || {
-        let pane = h.tagged("pp").into_iter().find(|t| t.1 == "asker").map(|t| t.0).unwrap_or_default();
-        pane.parse().ok().and_then(|p| h.tmux().capture_pane(p, None).ok()).is_some_and(|t| t.contains("Do you want to proceed?"))
+        let pane = h
+            .tagged("pp")
+            .into_iter()
+            .find(|t| t.1 == "asker")
+            .map(|t| t.0)
+            .unwrap_or_default();
+        pane.parse()
+            .ok()
+            .and_then(|p| h.tmux().capture_pane(p, None).ok())
+            .is_some_and(|t| t.contains("Do you want to proceed?"))
     }));
     h.registry()
         .execute(
@@ -167,12 +264,27 @@ fn a_permission_prompt_is_waiting_input_and_its_nudge_starts_with_escape() {
     let log = h.home.path().join("fake.log");
     let escaped = wait_until(Duration::from_secs(10), || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let events: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|e: &serde_json::Value| e["agent"] == "asker").collect();
-        let first_text = events.iter().position(|e| e["event"] == "text" && e["text"].as_str().is_some_and(|t| t.contains("[cafleet] message #")));
-        let first_escape = events.iter().position(|e| e["event"] == "key" && e["key"] == "Escape");
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|e: &serde_json::Value| e["agent"] == "asker")
+            .collect();
+        let first_text = events.iter().position(|e| {
+            e["event"] == "text"
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("[cafleet] message #"))
+        });
+        let first_escape = events
+            .iter()
+            .position(|e| e["event"] == "key" && e["key"] == "Escape");
         matches!((first_escape, first_text), (Some(esc), Some(txt)) if esc < txt)
     });
-    assert!(escaped, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        escaped,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     stop(monitor);
 }
 
@@ -183,22 +295,48 @@ fn one_loop_per_fleet_sigterm_stops_it_and_down_ends_it() {
     h.ok(&["up", &file]);
     let mut first = start_monitor(&h, "lc");
     let pid = first.id();
-    assert!(wait_until(Duration::from_secs(10), || h.ok(&["monitor", "status", "--fleet", "lc"]).contains("running")));
+    assert!(wait_until(Duration::from_secs(10), || h
+        .ok(&["monitor", "status", "--fleet", "lc"])
+        .contains("running")));
     let second = h.run(&["monitor", "start", "--fleet", "lc", "--interval", "200ms"]);
     assert_eq!(second.status.code(), Some(1), "{}", transcript(&second));
-    assert!(String::from_utf8_lossy(&second.stderr).contains(&format!("a monitor already runs for this fleet (pid {pid})")));
+    assert!(String::from_utf8_lossy(&second.stderr).contains(&format!(
+        "a monitor already runs for this fleet (pid {pid})"
+    )));
 
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).expect("term");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
     let sent = Instant::now();
-    assert!(wait_until(Duration::from_secs(5), || matches!(first.try_wait(), Ok(Some(_)))));
-    assert!(sent.elapsed() < Duration::from_secs(1), "took {:?}", sent.elapsed());
+    assert!(wait_until(Duration::from_secs(5), || matches!(
+        first.try_wait(),
+        Ok(Some(_))
+    )));
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        sent.elapsed()
+    );
     let status = h.ok(&["monitor", "status", "--fleet", "lc"]);
-    assert!(status.contains("stopped") && status.contains("stopped by a signal"), "{status}");
+    assert!(
+        status.contains("stopped") && status.contains("stopped by a signal"),
+        "{status}"
+    );
 
     let mut again = start_monitor(&h, "lc");
-    assert!(wait_until(Duration::from_secs(10), || h.ok(&["monitor", "status", "--fleet", "lc"]).contains("running")));
+    assert!(wait_until(Duration::from_secs(10), || h
+        .ok(&["monitor", "status", "--fleet", "lc"])
+        .contains("running")));
     h.ok(&["down", &file]);
-    assert!(wait_until(Duration::from_secs(5), || matches!(again.try_wait(), Ok(Some(_)))), "down must end the loop");
+    assert!(
+        wait_until(Duration::from_secs(5), || matches!(
+            again.try_wait(),
+            Ok(Some(_))
+        )),
+        "down must end the loop"
+    );
     let status = h.ok(&["monitor", "status", "--fleet", "lc"]);
     assert!(status.contains("stopped"), "{status}");
 }
@@ -208,9 +346,21 @@ fn monitor_config_changes_settings() {
     let Some(h) = Harness::start() else { return };
     let file = fleet_file(&h, "cfg", "");
     h.ok(&["up", &file]);
-    assert_eq!(h.ok(&["monitor", "config", "--fleet", "cfg"]), "interval = \"1m\"\nstall_after = \"10m\"\n");
     assert_eq!(
-        h.ok(&["monitor", "config", "--fleet", "cfg", "--interval", "30s", "--stall-after", "5m"]),
+        h.ok(&["monitor", "config", "--fleet", "cfg"]),
+        "interval = \"1m\"\nstall_after = \"10m\"\n"
+    );
+    assert_eq!(
+        h.ok(&[
+            "monitor",
+            "config",
+            "--fleet",
+            "cfg",
+            "--interval",
+            "30s",
+            "--stall-after",
+            "5m"
+        ]),
         "interval = \"30s\"\nstall_after = \"5m\"\n"
     );
 }

@@ -363,13 +363,13 @@ fn is_ready(tmux: &Tmux, pane: &str, backend: crate::manifest::BackendName) -> R
     if found.dead {
         return Ok(false);
     }
-    match crate::backend::ready_markers(backend) {
-        None => Ok(true),
-        Some(markers) => {
-            let screen = tmux.capture_pane(pane_id, None)?;
-            Ok(markers.iter().any(|m| screen.contains(m)))
-        }
+    if backend == crate::manifest::BackendName::Command {
+        // Any program: running is all "ready" can mean.
+        return Ok(true);
     }
+    use crate::backend::screens::{Screen, classify};
+    let screen = classify(backend, &tmux.capture_pane(pane_id, None)?);
+    Ok(matches!(screen, Screen::Composer | Screen::Working))
 }
 
 /// `down`: kills every pane tagged with the fleet (and only those), the session if

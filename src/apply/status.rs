@@ -45,8 +45,23 @@ pub fn fleet_status(
         HashMap::new()
     };
     let unread = registry.unread_counts(fleet.id)?;
+    let agents = registry.agents(fleet.id)?;
+    // Agents no monitor has looked at since they started: one batched capture for all.
+    let starting: Vec<crate::tmux::PaneId> = agents
+        .iter()
+        .filter(|a| a.status == "starting")
+        .filter_map(|a| a.pane_id.as_deref().and_then(|id| panes.get(id)))
+        .filter(|p| !p.dead)
+        .map(|p| p.id)
+        .collect();
+    let screens: HashMap<crate::tmux::PaneId, String> = starting
+        .iter()
+        .copied()
+        .zip(tmux.capture_panes(&starting)?)
+        .filter_map(|(id, text)| text.map(|t| (id, t)))
+        .collect();
     let mut rows = Vec::new();
-    for agent in registry.agents(fleet.id)? {
+    for agent in agents {
         if agent.status == "removed" {
             continue;
         }
@@ -56,10 +71,9 @@ pub fn fleet_status(
             .and_then(|id| panes.get(id))
             .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()));
         let (state, reason) = match pane {
-            _ if agent.status == "stopped" => ("stopped".to_string(), agent.status_reason.clone()),
-            // The monitor gave up restarting it: that says more than `dead`.
-            _ if agent.status == "crash-loop" => {
-                ("crash-loop".to_string(), agent.status_reason.clone())
+            // Stopped by `down`, or given up on by the monitor: that says more than `dead`.
+            _ if agent.status == "stopped" || agent.status == "crash-loop" => {
+                (agent.status.clone(), agent.status_reason.clone())
             }
             None => ("dead".to_string(), Some("its pane is gone".to_string())),
             Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => {
@@ -69,6 +83,10 @@ pub fn fleet_status(
                     _ => "its process exited".to_string(),
                 };
                 ("dead".to_string(), Some(how))
+            }
+            // No monitor has looked at it since it started: look once.
+            Some(p) if agent.status == "starting" => {
+                (live_state(screens.get(&p.id), &agent.backend), None)
             }
             Some(_) => (agent.status.clone(), agent.status_reason.clone()),
         };
@@ -90,6 +108,27 @@ pub fn fleet_status(
         });
     }
     Ok(rows)
+}
+
+/// The state a just-started agent's screen shows, without recording it.
+fn live_state(screen: Option<&String>, backend: &str) -> String {
+    use crate::backend::screens::{Screen, classify};
+    let Ok(backend) = backend.parse::<crate::manifest::BackendName>() else {
+        return "starting".into();
+    };
+    if backend == crate::manifest::BackendName::Command {
+        return "working".into();
+    }
+    let Some(text) = screen else {
+        return "starting".into();
+    };
+    match classify(backend, text) {
+        Screen::Composer => "idle",
+        Screen::Working => "working",
+        Screen::Prompt | Screen::Trust | Screen::Login => "waiting-input",
+        Screen::Unknown => "starting",
+    }
+    .into()
 }
 
 /// The text of `agent`'s pane (with `history` lines of scrollback), provided the pane

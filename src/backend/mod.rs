@@ -59,8 +59,11 @@ pub fn argv(input: &ArgvInput<'_>) -> Vec<String> {
             }
         }
         BackendName::Codex => {
+            // `--no-daemon`: otherwise codex leaves a background server that outlives its
+            // pane and ignores SIGTERM (codex-cli 0.169).
             push(&[
                 "codex",
+                "--no-daemon",
                 "--ask-for-approval",
                 "never",
                 "--sandbox",
@@ -101,14 +104,73 @@ pub fn argv(input: &ArgvInput<'_>) -> Vec<String> {
     argv
 }
 
-/// Text that shows the agent is ready for input (`up --wait`); `None` when a running
-/// process is all "ready" means (`command`).
-pub fn ready_markers(backend: BackendName) -> Option<&'static [&'static str]> {
-    match backend {
-        BackendName::Claude => Some(&["don't ask on", "? for shortcuts"]),
-        BackendName::Codex => Some(&["Ask Codex to do anything", "? for shortcuts"]),
-        BackendName::Opencode => Some(&["ctrl+p commands", "tab agents"]),
-        BackendName::Fake => Some(&[fake::READY_FOOTER, fake::WORKING_FOOTER]),
-        BackendName::Command => None,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(
+        backend: BackendName,
+        model: Option<&str>,
+        effort: Option<&str>,
+        args: &[&str],
+    ) -> String {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let command = vec!["./watch.sh".to_string(), "--ci".to_string()];
+        argv(&ArgvInput {
+            backend,
+            name: "api",
+            model,
+            effort,
+            prompt: "You are api.",
+            args: &args,
+            command: &command,
+            fake_options_json: "{}",
+        })
+        .iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+
+    #[test]
+    fn claude() {
+        insta::assert_snapshot!(line(BackendName::Claude, None, None, &[]), @"claude --permission-mode dontAsk --name api 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Claude, Some("opus"), Some("high"), &["--verbose"]), @"claude --permission-mode dontAsk --name api --model opus --effort high --verbose 'You are api.'");
+    }
+
+    #[test]
+    fn codex() {
+        insta::assert_snapshot!(line(BackendName::Codex, None, None, &[]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Codex, Some("gpt-5.4-mini"), Some("high"), &["--search"]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write --model gpt-5.4-mini -c model_reasoning_effort=high --search 'You are api.'");
+    }
+
+    #[test]
+    fn opencode() {
+        insta::assert_snapshot!(line(BackendName::Opencode, None, None, &[]), @"opencode --agent cafleet --prompt 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Opencode, Some("anthropic/claude-sonnet-4-6"), None, &["--log-level", "INFO"]), @"opencode --agent cafleet --model anthropic/claude-sonnet-4-6 --log-level INFO --prompt 'You are api.'");
+    }
+
+    #[test]
+    fn command_and_fake() {
+        insta::assert_snapshot!(line(BackendName::Command, None, None, &["--fast"]), @"./watch.sh --ci --fast");
+        insta::assert_snapshot!(line(BackendName::Fake, Some("small"), None, &[]), @"cafleet agent fake --name api --options {} 'You are api.'");
+    }
+
+    #[test]
+    fn effort_and_model_rules() {
+        assert!(effort_values(BackendName::Opencode).is_none());
+        assert!(effort_values(BackendName::Fake).is_none());
+        assert!(effort_values(BackendName::Claude).is_some_and(|v| v.contains(&"max")));
+        assert!(
+            effort_values(BackendName::Codex)
+                .is_some_and(|v| v.contains(&"minimal") && !v.contains(&"max"))
+        );
+        assert!(!takes_model(BackendName::Command));
     }
 }

@@ -288,6 +288,84 @@ pub fn notify_recipient(
     Ok(delivery)
 }
 
+/// Types one line of operator text (`member prompt`; empty for `member ping`) into an
+/// agent's pane under the same rules as a preview: the pane must still be the agent's,
+/// nothing is typed on a trust or sign-in screen, Escape only where a prompt shows or the
+/// screen is unknown, the text sanitised, then Enter. Returns what happened.
+pub fn type_line(
+    registry: &mut Registry,
+    panes: &dyn Panes,
+    fleet: &FleetRow,
+    member: &str,
+    text: &str,
+) -> Result<Outcome> {
+    let agent = registry.require_agent(fleet.id, &fleet.name, member)?;
+    let path = registry.path().to_owned();
+    let _lock = lock::AgentLock::acquire(&path, agent.id)?;
+    let outcome = match decide(panes, fleet, &agent) {
+        Decision::Queue {
+            reason,
+            agent_status,
+        } => {
+            if let (Some((status, clear_pane)), Some(pane)) = (agent_status, &agent.pane_id) {
+                registry.set_agent_status_if_pane(
+                    agent.id,
+                    pane,
+                    status,
+                    Some(&reason),
+                    clear_pane,
+                )?;
+            }
+            Outcome::Queued { reason }
+        }
+        Decision::Type {
+            pane,
+            screen,
+            clear,
+        } => {
+            type_preview(
+                panes,
+                &pane,
+                backend_of(&agent),
+                screen,
+                clear,
+                &preview::sanitize(text),
+            )?;
+            Outcome::Notified {
+                screen: screen.name().to_owned(),
+                escaped: screen.escape_first(),
+                cleared: clear,
+            }
+        }
+    };
+    registry.event(
+        Some(fleet.id),
+        Some(member),
+        if text.is_empty() { "ping" } else { "prompt" },
+        serde_json::to_value(&outcome).unwrap_or_else(|_| json!({})),
+    )?;
+    Ok(outcome)
+}
+
+/// Stores an ack-able nudge from `sender` to `recipient` and announces it in its pane.
+pub fn nudge(
+    registry: &mut Registry,
+    panes: &dyn Panes,
+    fleet: &FleetRow,
+    sender: &str,
+    recipient: &str,
+    text: &str,
+) -> Result<Delivery> {
+    let id = registry.insert_message(fleet.id, sender, recipient, text.as_bytes(), "nudge")?;
+    registry.event(
+        Some(fleet.id),
+        Some(recipient),
+        "nudge",
+        json!({"message": id, "from": sender, "text": text}),
+    )?;
+    notify_recipient(registry, panes, fleet, recipient, Some(&[id]))
+}
+
 enum Decision {
     Queue {
         reason: String,

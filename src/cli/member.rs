@@ -37,6 +37,32 @@ pub enum MemberCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Type a line into an agent's pane (sanitised; the same screen rules as a message)
+    Prompt {
+        name: String,
+        /// The text to type; Enter follows
+        text: String,
+        #[arg(long, env = "CAFLEET_FLEET")]
+        fleet: Option<String>,
+    },
+    /// Wake an agent: Escape where a prompt shows, then Enter
+    Ping {
+        name: String,
+        #[arg(long, env = "CAFLEET_FLEET")]
+        fleet: Option<String>,
+    },
+    /// Store an ack-able nudge for an agent and announce it in its pane
+    Nudge {
+        name: String,
+        /// What the nudge says
+        #[arg(default_value = "please check your inbox: run `cafleet message inbox`")]
+        text: String,
+        #[arg(long, env = "CAFLEET_FLEET")]
+        fleet: Option<String>,
+        /// Who nudges (default: $CAFLEET_MEMBER, else `operator`)
+        #[arg(long = "as", value_name = "MEMBER")]
+        sender: Option<String>,
+    },
     /// Print the text of an agent's pane
     Capture {
         name: String,
@@ -163,6 +189,36 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        MemberCommand::Prompt { name, text, fleet } => {
+            type_line(globals, &name, &text, fleet.as_deref())
+        }
+        MemberCommand::Ping { name, fleet } => type_line(globals, &name, "", fleet.as_deref()),
+        MemberCommand::Nudge {
+            name,
+            text,
+            fleet,
+            sender,
+        } => {
+            let mut registry = globals.registry()?;
+            let fleet = pick_fleet(&registry, fleet.as_deref())?;
+            let sender = sender
+                .or_else(|| {
+                    std::env::var(super::identity::MEMBER_ENV)
+                        .ok()
+                        .filter(|s| !s.is_empty())
+                })
+                .unwrap_or_else(|| "operator".into());
+            registry.require_agent(fleet.id, &fleet.name, &name)?;
+            let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
+            let delivery =
+                crate::broker::nudge(&mut registry, &tmux, &fleet, &sender, &name, &text)?;
+            let id = delivery.message_ids.first().copied().unwrap_or_default();
+            print(&format!(
+                "nudge #{id} to {name}: {}\n",
+                describe(&delivery.outcome)
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         MemberCommand::Capture { name, lines, fleet } => super::ps::run_logs(
             globals,
             super::ps::LogsArgs {
@@ -171,6 +227,29 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
                 fleet,
             },
         ),
+    }
+}
+
+fn describe(outcome: &crate::broker::Outcome) -> String {
+    match outcome {
+        crate::broker::Outcome::Notified { .. } => "notified".into(),
+        crate::broker::Outcome::Queued { reason } => format!("queued ({reason})"),
+        crate::broker::Outcome::Nothing => "already read".into(),
+    }
+}
+
+fn type_line(globals: &Globals, name: &str, text: &str, fleet: Option<&str>) -> Result<ExitCode> {
+    let mut registry = globals.registry()?;
+    let fleet = pick_fleet(&registry, fleet)?;
+    let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
+    match crate::broker::type_line(&mut registry, &tmux, &fleet, name, text)? {
+        crate::broker::Outcome::Queued { reason } => Err(Error::failure(format!(
+            "nothing was typed: {reason}"
+        ))
+        .hint(format!(
+            "look at its screen with `cafleet member capture {name}`"
+        ))),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 

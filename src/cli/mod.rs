@@ -186,21 +186,8 @@ pub(crate) fn pick_fleet(
     registry: &crate::registry::Registry,
     flag: Option<&str>,
 ) -> Result<crate::registry::fleets::FleetRow> {
-    let env = std::env::var("CAFLEET_FLEET")
+    let env = std::env::var(identity::FLEET_ENV)
         .ok()
-        .filter(|s| !s.is_empty());
-    if let Some(name) = flag.map(String::from).or(env) {
-        return registry.require_fleet(&name);
-    }
-    let mut fleets = registry.fleets()?;
-    match fleets.len() {
-        1 => Ok(fleets.remove(0)),
-        0 => Err(Error::not_found("no fleets are registered")
-            .hint("bring one up with `cafleet up FILE`")),
-        _ => {
-            let names: Vec<String> = fleets.into_iter().map(|f| f.name).collect();
-            Err(Error::usage("several fleets are registered; say which one")
-                .hint(format!("pass --fleet NAME: {}", names.join(", "))))
-        }
-    }
+        .filter(|s| !s.trim().is_empty());
+    identity::resolve_fleet(registry, flag.map(String::from).or(env))
 }

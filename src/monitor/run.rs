@@ -205,6 +205,18 @@ fn tick(
         .into_iter()
         .filter(|a| a.status != "removed" && a.status != "stopped")
         .collect();
+    let live: Vec<crate::tmux::PaneId> = agents
+        .iter()
+        .filter_map(|a| a.pane_id.as_deref().and_then(|id| panes.get(id)))
+        .filter(|p| !p.dead)
+        .map(|p| p.id)
+        .collect();
+    let screens_text: HashMap<crate::tmux::PaneId, String> = live
+        .iter()
+        .copied()
+        .zip(tmux.capture_panes(&live)?)
+        .filter_map(|(id, text)| text.map(|t| (id, t)))
+        .collect();
     let mut observations = Vec::new();
     for agent in &agents {
         let backend: BackendName = agent.backend.parse().unwrap_or(BackendName::Command);
@@ -220,10 +232,13 @@ fn tick(
                 signal: p.dead_signal,
             },
             Some(p) => {
-                let text = tmux.capture_pane(p.id, None)?;
+                let Some(text) = screens_text.get(&p.id) else {
+                    // Vanished between list-panes and the capture: next tick will tell.
+                    continue;
+                };
                 Liveness::Running {
-                    screen_hash: hash_text(&text),
-                    screen: screen_of(backend, &text),
+                    screen_hash: hash_text(text),
+                    screen: screen_of(backend, text),
                 }
             }
         };
@@ -259,7 +274,7 @@ fn tick(
                 }
             }
             Decision::Nudge { name, text } => {
-                nudge(registry, tmux, fleet, SENDER, name, text)?;
+                broker::nudge(registry, tmux, fleet, SENDER, name, text)?;
             }
             Decision::Restart { name } => {
                 if let Some(agent) = agents.iter().find(|a| &a.name == name) {
@@ -301,26 +316,6 @@ fn tick(
     let summary = summary.join("; ");
     heartbeat(registry, tmux, fleet, tick_no, &summary)?;
     Ok(summary)
-}
-
-/// Stores an ack-able nudge for `recipient` and announces it in its pane.
-pub fn nudge(
-    registry: &mut Registry,
-    tmux: &Tmux,
-    fleet: &FleetRow,
-    sender: &str,
-    recipient: &str,
-    text: &str,
-) -> Result<()> {
-    let id = registry.insert_message(fleet.id, sender, recipient, text.as_bytes(), "nudge")?;
-    registry.event(
-        Some(fleet.id),
-        Some(recipient),
-        "nudge",
-        json!({"message": id, "from": sender, "text": text}),
-    )?;
-    broker::notify_recipient(registry, tmux, fleet, recipient, Some(&[id]))?;
-    Ok(())
 }
 
 fn restart(

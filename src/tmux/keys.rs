@@ -61,6 +61,44 @@ impl Tmux {
         self.run(cmd)
     }
 
+    /// The visible text of several panes in one tmux process (`ps` and the monitor look
+    /// at every agent each time). The answers are split on a marker line carrying a
+    /// per-call nonce, so no pane text can fake one. If any pane vanished meanwhile, tmux
+    /// stops the batch; the panes are then captured one by one, a vanished one as `None`.
+    pub fn capture_panes(&self, panes: &[PaneId]) -> Result<Vec<Option<String>>> {
+        if panes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let nonce = format!(
+            "cafleet-capture-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        );
+        let mut batch = Batch::new();
+        for pane in panes {
+            batch.push(Cmd::new("display-message").arg("-p").arg(&nonce));
+            batch.push(Cmd::new("capture-pane").arg("-p").arg("-J").target(*pane));
+        }
+        match self.run(batch) {
+            Ok(out) => {
+                let mut texts: Vec<Option<String>> = out
+                    .split(&format!("{nonce}\n"))
+                    .skip(1)
+                    .map(|t| Some(t.to_string()))
+                    .collect();
+                texts.resize(panes.len(), None);
+                Ok(texts)
+            }
+            Err(_) => Ok(panes
+                .iter()
+                .map(|pane| self.capture_pane(*pane, None).ok())
+                .collect()),
+        }
+    }
+
     /// Types `text` literally: `send-keys -l -t %N -- TEXT` (the `--` so a leading `-`
     /// is text, not a flag; a trailing `;` is escaped by the batch).
     pub fn send_text(&self, pane: PaneId, text: &str) -> Result<()> {
@@ -123,6 +161,61 @@ impl Cmd {
         Cmd::new("send-keys")
             .target(pane)
             .args(keys.iter().map(|key| key.tmux_name()))
+    }
+}
+
+#[cfg(test)]
+mod capture_tests {
+    use super::super::testing::TestServer;
+    use super::super::{Launch, PaneId};
+    use std::time::Duration;
+
+    #[test]
+    fn capture_panes_splits_one_batch_and_survives_a_missing_pane() {
+        let Some(server) = TestServer::start() else {
+            return;
+        };
+        let tmux = server.tmux();
+        let a = tmux
+            .split_window(
+                server.placeholder().window,
+                super::super::Split::Vertical,
+                &Launch::new(["sh", "-c", "echo alpha; sleep 60"]),
+            )
+            .expect("a");
+        let b = tmux
+            .split_window(
+                server.placeholder().window,
+                super::super::Split::Vertical,
+                &Launch::new(["sh", "-c", "echo beta; sleep 60"]),
+            )
+            .expect("b");
+        server
+            .wait_for_text(b.pane, Duration::from_secs(5), |t| t.contains("beta"))
+            .expect("beta");
+        server
+            .wait_for_text(a.pane, Duration::from_secs(5), |t| t.contains("alpha"))
+            .expect("alpha");
+        let texts = tmux.capture_panes(&[a.pane, b.pane]).expect("capture");
+        assert!(
+            texts[0]
+                .as_deref()
+                .is_some_and(|t| t.contains("alpha") && !t.contains("beta")),
+            "{texts:?}"
+        );
+        assert!(
+            texts[1]
+                .as_deref()
+                .is_some_and(|t| t.contains("beta") && !t.contains("alpha")),
+            "{texts:?}"
+        );
+        let texts = tmux
+            .capture_panes(&[a.pane, PaneId::new(9999), b.pane])
+            .expect("capture");
+        assert!(
+            texts[0].is_some() && texts[1].is_none() && texts[2].is_some(),
+            "{texts:?}"
+        );
     }
 }
 
