@@ -225,7 +225,7 @@ fn page_lists_agents_shows_cli_messages_live_and_sends_to_panes() {
         .expect("read the URL");
     let url = line
         .trim()
-        .strip_prefix("cafleet web: serving ")
+        .strip_prefix("serving the web UI at ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
 

@@ -491,7 +491,7 @@ fn the_binary_prints_its_url_and_serves() {
         .expect("read url");
     let url = line
         .trim()
-        .strip_prefix("cafleet web: serving http://")
+        .strip_prefix("serving the web UI at http://")
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_string();
     let (host, query) = url.split_once('/').expect("path");

@@ -49,7 +49,7 @@ pub fn run(globals: &Globals, args: WebArgs) -> Result<ExitCode> {
             Some(token) => format!("?token={token}"),
             None => String::new(),
         };
-        print(&format!("cafleet web: serving http://{host}/{query}\n"))
+        print(&format!("serving the web UI at http://{host}/{query}\n"))
     })?;
     Ok(ExitCode::SUCCESS)
 }
