@@ -172,3 +172,25 @@ fn config_show_prints_argv_and_rendered_prompt() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_monitor_without_a_prompt_is_told_to_start_the_loop() {
+    let home = tmp();
+    let dir = tmp();
+    let file = dir.path().join("fleet.toml");
+    std::fs::write(&file, "version = 1\n[fleet]\nname = \"m\"\n[defaults]\nbackend = \"fake\"\n[director]\n[monitor]\n").expect("write");
+    let fleet = show_json(home.path(), &file);
+    let monitor = fleet["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["role"] == "monitor")
+        .expect("monitor")
+        .clone();
+    let prompt = monitor["spec"]["prompt"].as_str().unwrap_or_default();
+    assert!(prompt.contains("cafleet monitor start"), "{prompt}");
+    assert!(
+        prompt.contains("the monitoring member of the m team"),
+        "{prompt}"
+    );
+}

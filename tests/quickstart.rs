@@ -50,3 +50,69 @@ fn fake_ping_pong_plays_ten_rounds_then_goes_down_cleanly() {
     );
     assert!(h.tagged("demo").is_empty());
 }
+
+#[test]
+fn a_message_to_a_dead_agent_stays_queued_until_up_brings_it_back() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "back.toml",
+        "version = 1\n[fleet]\nname = \"back\"\n[defaults]\nbackend = \"fake\"\n[director]\n[[member]]\nname = \"w\"\n",
+    );
+    h.ok(&["up", &file, "--wait"]);
+    let pid = h
+        .tmux()
+        .list_panes(&["@cafleet_member"])
+        .expect("panes")
+        .into_iter()
+        .find(|p| p.option("@cafleet_member") == Some("w"))
+        .and_then(|p| p.pid)
+        .expect("w's pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill w");
+    assert!(wait_until(Duration::from_secs(5), || h
+        .tagged("back")
+        .iter()
+        .any(|t| t.1 == "w" && t.3)));
+
+    let out = h.ok(&[
+        "message",
+        "send",
+        "--fleet",
+        "back",
+        "--as",
+        "director",
+        "--to",
+        "w",
+        "--sync",
+        "are you there?",
+    ]);
+    assert!(out.contains("queued"), "{out}");
+    let state = |h: &Harness| -> (String, Option<String>) {
+        h.registry()
+            .query_row(
+                "SELECT state, state_reason FROM messages WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("row")
+    };
+    let (st, reason) = state(&h);
+    assert_eq!(st, "queued");
+    assert!(reason.is_some(), "a queued message says why");
+
+    let out = h.ok(&["up", &file, "--wait"]);
+    assert!(
+        out.contains("+ create w (member): its process exited"),
+        "{out}"
+    );
+    assert!(out.contains("announcing 1 queued message(s)"), "{out}");
+    // The fake reads its inbox when the preview arrives.
+    assert!(
+        wait_until(Duration::from_secs(10), || state(&h).0 == "read"),
+        "{:?}",
+        state(&h)
+    );
+}

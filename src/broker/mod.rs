@@ -232,40 +232,8 @@ pub fn notify_recipient(
         });
     };
 
-    let outcome = match decide(panes, fleet, &agent) {
-        Decision::Queue {
-            reason,
-            agent_status,
-        } => {
-            if let (Some((status, clear_pane)), Some(pane)) = (agent_status, &agent.pane_id) {
-                registry.set_agent_status_if_pane(
-                    agent.id,
-                    pane,
-                    status,
-                    Some(&reason),
-                    clear_pane,
-                )?;
-            }
-            Outcome::Queued { reason }
-        }
-        Decision::Type {
-            pane,
-            screen,
-            clear,
-        } => {
-            let text = preview::preview(first.id, &first.sender, &first.body, pending.len() - 1);
-            match type_preview(panes, &pane, backend_of(&agent), screen, clear, &text) {
-                Ok(()) => Outcome::Notified {
-                    screen: screen.name().to_owned(),
-                    escaped: screen.escape_first(),
-                    cleared: clear,
-                },
-                Err(err) => Outcome::Queued {
-                    reason: format!("typing into pane {pane} failed: {}", err.message),
-                },
-            }
-        }
-    };
+    let text = preview::preview(first.id, &first.sender, &first.body, pending.len() - 1);
+    let outcome = look_and_type(registry, panes, fleet, &agent, &text)?;
 
     match &outcome {
         Outcome::Notified { .. } => {
@@ -302,42 +270,7 @@ pub fn type_line(
     let agent = registry.require_agent(fleet.id, &fleet.name, member)?;
     let path = registry.path().to_owned();
     let _lock = lock::AgentLock::acquire(&path, agent.id)?;
-    let outcome = match decide(panes, fleet, &agent) {
-        Decision::Queue {
-            reason,
-            agent_status,
-        } => {
-            if let (Some((status, clear_pane)), Some(pane)) = (agent_status, &agent.pane_id) {
-                registry.set_agent_status_if_pane(
-                    agent.id,
-                    pane,
-                    status,
-                    Some(&reason),
-                    clear_pane,
-                )?;
-            }
-            Outcome::Queued { reason }
-        }
-        Decision::Type {
-            pane,
-            screen,
-            clear,
-        } => {
-            type_preview(
-                panes,
-                &pane,
-                backend_of(&agent),
-                screen,
-                clear,
-                &preview::sanitize(text),
-            )?;
-            Outcome::Notified {
-                screen: screen.name().to_owned(),
-                escaped: screen.escape_first(),
-                cleared: clear,
-            }
-        }
-    };
+    let outcome = look_and_type(registry, panes, fleet, &agent, &preview::sanitize(text))?;
     registry.event(
         Some(fleet.id),
         Some(member),
@@ -364,6 +297,49 @@ pub fn nudge(
         json!({"message": id, "from": sender, "text": text}),
     )?;
     notify_recipient(registry, panes, fleet, recipient, Some(&[id]))
+}
+
+/// Looks at the agent's pane and, if the screen allows, types `text` (already safe:
+/// a preview or sanitised) and Enter. What could not be typed comes back as `Queued` with
+/// the reason, and a gate or a lost pane is recorded on the agent.
+fn look_and_type(
+    registry: &mut Registry,
+    panes: &dyn Panes,
+    fleet: &FleetRow,
+    agent: &AgentRow,
+    text: &str,
+) -> Result<Outcome> {
+    Ok(match decide(panes, fleet, agent) {
+        Decision::Queue {
+            reason,
+            agent_status,
+        } => {
+            if let (Some((status, clear_pane)), Some(pane)) = (agent_status, &agent.pane_id) {
+                registry.set_agent_status_if_pane(
+                    agent.id,
+                    pane,
+                    status,
+                    Some(&reason),
+                    clear_pane,
+                )?;
+            }
+            Outcome::Queued { reason }
+        }
+        Decision::Type {
+            pane,
+            screen,
+            clear,
+        } => match type_preview(panes, &pane, backend_of(agent), screen, clear, text) {
+            Ok(()) => Outcome::Notified {
+                screen: screen.name().to_owned(),
+                escaped: screen.escape_first(),
+                cleared: clear,
+            },
+            Err(err) => Outcome::Queued {
+                reason: format!("typing into pane {pane} failed: {}", err.message),
+            },
+        },
+    })
 }
 
 enum Decision {

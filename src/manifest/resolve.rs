@@ -912,6 +912,10 @@ impl Resolver<'_> {
         }
         let hb = template::engine();
         match &p.prompt {
+            // The monitoring member's job needs no words from the file: start the loop.
+            PromptSource::None if p.role == Role::Monitor => {
+                template::render(&hb, DEFAULT_MONITOR_PROMPT, &ctx).unwrap_or_default()
+            }
             PromptSource::None => String::new(),
             PromptSource::Inline { text, span } => match template::render(&hb, text, &ctx) {
                 Ok(rendered) => rendered,
@@ -953,6 +957,15 @@ impl Resolver<'_> {
         }
     }
 }
+
+/// The `[monitor]` prompt when the file gives none.
+const DEFAULT_MONITOR_PROMPT: &str = "You are {{member.name}}, the monitoring member of the \
+{{fleet.name}} team. Start the heartbeat now, in the background: `cafleet monitor start \
+>monitor.log 2>&1 &` (or your shell tool's background option). Each tick it types a \
+`[cafleet] heartbeat #N: …` line here; it already nudges stalled agents and tells \
+{{director.name}} when one dies. When a heartbeat names a problem that needs judgement, \
+look with `cafleet member capture NAME` and tell {{director.name}} with \
+`cafleet message send --to {{director.name}} \"…\"`. Use the cafleet skill for details.";
 
 fn template_help() -> String {
     "templates can use fleet.*, member.*, director.name, monitor.name, members, vars.* and cafleet.*".into()

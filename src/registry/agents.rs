@@ -175,15 +175,7 @@ impl Registry {
         status: &str,
         reason: Option<&str>,
     ) -> Result<()> {
-        self.conn().execute(
-            "UPDATE agents SET
-                status_since = CASE WHEN status = ?2 THEN status_since
-                                    ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
-                status = ?2, status_reason = ?3,
-                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE id = ?1",
-            params![agent_id, status, reason],
-        )?;
+        self.update_status(agent_id, None, status, reason, false)?;
         Ok(())
     }
 
@@ -194,16 +186,33 @@ impl Registry {
         status: &str,
         reason: Option<&str>,
     ) -> Result<()> {
-        self.conn().execute(
-            "UPDATE agents SET pane_id = NULL, pane_pid = NULL,
-                status_since = CASE WHEN status = ?2 THEN status_since
-                                    ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
-                status = ?2, status_reason = ?3,
-                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE id = ?1",
-            params![agent_id, status, reason],
-        )?;
+        self.update_status(agent_id, None, status, reason, true)?;
         Ok(())
+    }
+
+    /// The one status update: optionally only while the agent still has `only_if_pane`,
+    /// optionally forgetting its pane; `status_since` moves only when the state changes.
+    /// Returns whether the row changed.
+    pub(crate) fn update_status(
+        &mut self,
+        agent_id: i64,
+        only_if_pane: Option<&str>,
+        status: &str,
+        reason: Option<&str>,
+        clear_pane: bool,
+    ) -> Result<bool> {
+        let changed = self.conn().execute(
+            "UPDATE agents SET
+                status_since = CASE WHEN status = ?3 THEN status_since
+                                    ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
+                status = ?3, status_reason = ?4,
+                pane_id = CASE WHEN ?5 THEN NULL ELSE pane_id END,
+                pane_pid = CASE WHEN ?5 THEN NULL ELSE pane_pid END,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1 AND (?2 IS NULL OR pane_id = ?2)",
+            params![agent_id, only_if_pane, status, reason, clear_pane],
+        )?;
+        Ok(changed > 0)
     }
 }
 

@@ -366,19 +366,7 @@ impl Registry {
         reason: Option<&str>,
         clear_pane: bool,
     ) -> Result<bool> {
-        let changed = self.conn().execute(
-            &format!(
-                "UPDATE agents SET
-                    status_since = CASE WHEN status = ?3 THEN status_since ELSE {NOW} END,
-                    status = ?3, status_reason = ?4,
-                    pane_id = CASE WHEN ?5 THEN NULL ELSE pane_id END,
-                    pane_pid = CASE WHEN ?5 THEN NULL ELSE pane_pid END,
-                    updated_at = {NOW}
-                 WHERE id = ?1 AND pane_id = ?2"
-            ),
-            params![agent_id, pane_id, status, reason, clear_pane],
-        )?;
-        Ok(changed > 0)
+        self.update_status(agent_id, Some(pane_id), status, reason, clear_pane)
     }
 }
 
