@@ -77,7 +77,8 @@ pub(crate) struct Shared {
 
 pub(crate) type State = Arc<Shared>;
 
-/// The HTTP application: the page, its assets, the API and the live stream.
+/// The HTTP application: the page, its assets, the API and the live stream. Must be
+/// called inside a tokio runtime: it starts the live-update poller there.
 pub fn router(options: &Options, local: SocketAddr) -> Result<axum::Router> {
     let registry = Registry::open(&options.db)?;
     let versions = registry.versions()?;
