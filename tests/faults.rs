@@ -202,6 +202,9 @@ fn junk_and_truncated_registries_are_clear_errors_and_stay_unchanged() {
     }
 }
 
+/// id, sender, recipient, body, kind, state, created_at
+type MessageColumns = (i64, String, String, Vec<u8>, String, String, String);
+
 #[test]
 fn send_killed_at_any_point_leaves_only_whole_rows() {
     let Some(h) = Harness::start() else { return };
@@ -231,7 +234,7 @@ fn send_killed_at_any_point_leaves_only_whole_rows() {
     let mut stmt = conn
         .prepare("SELECT id, sender, recipient, body, kind, state, created_at FROM messages")
         .unwrap();
-    let rows: Vec<(i64, String, String, Vec<u8>, String, String, String)> = stmt
+    let rows: Vec<MessageColumns> = stmt
         .query_map([], |r| {
             Ok((
                 r.get(0)?,
