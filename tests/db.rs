@@ -17,7 +17,7 @@ fn init_twice_succeeds() {
             .output()
             .expect("run");
         assert!(output.status.success(), "{}", transcript(&output));
-        assert!(String::from_utf8_lossy(&output.stdout).contains("schema version 1"));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("schema version 2"));
     }
 }
 

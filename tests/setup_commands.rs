@@ -354,7 +354,10 @@ fn doctor_is_all_ok_when_everything_is_there() {
         .find(|c| c["name"] == "database")
         .unwrap();
     assert_eq!(database["status"], "ok");
-    assert_eq!(database["version"], "1");
+    assert_eq!(
+        database["version"],
+        cafleet::registry::SCHEMA_VERSION.to_string()
+    );
     for check in json["checks"].as_array().unwrap() {
         for field in ["name", "status", "message", "path", "version", "fix"] {
             assert!(check.get(field).is_some(), "{check} lacks `{field}`");

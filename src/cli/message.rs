@@ -209,7 +209,8 @@ pub struct ListArgs {
 }
 
 fn parse_id(text: &str) -> std::result::Result<i64, String> {
-    text.trim_start_matches('#')
+    text.strip_prefix('#')
+        .unwrap_or(text)
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
@@ -458,5 +459,6 @@ mod tests {
         assert_eq!(parse_id("#12"), Ok(12));
         assert!(parse_id("0").is_err());
         assert!(parse_id("x").is_err());
+        assert!(parse_id("##12").is_err());
     }
 }

@@ -220,7 +220,7 @@ impl Registry {
     /// Unread (queued or notified) messages per recipient of a fleet.
     pub fn unread_counts(&self, fleet_id: i64) -> Result<std::collections::HashMap<String, i64>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT recipient, COUNT(*) FROM messages
+            "SELECT recipient, COUNT(*) FROM messages INDEXED BY messages_unread
              WHERE fleet_id = ?1 AND state IN ('queued', 'notified') GROUP BY recipient",
         )?;
         let rows = stmt

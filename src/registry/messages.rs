@@ -173,14 +173,24 @@ impl Registry {
         all: bool,
     ) -> Result<Vec<MessageRow>> {
         self.write(|tx| {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM messages
-                 WHERE fleet_id = ?1 AND recipient = ?2 AND (?3 OR state IN ('queued', 'notified'))
-                 ORDER BY id"
-            );
+            // Two statements, not `(?3 OR state IN …)`: a term that depends on a parameter
+            // keeps the planner from using `state` in the index, and the unread inbox
+            // would read every message the member ever received.
+            let sql = if all {
+                format!(
+                    "SELECT {COLUMNS} FROM messages
+                     WHERE fleet_id = ?1 AND recipient = ?2 ORDER BY id"
+                )
+            } else {
+                format!(
+                    "SELECT {COLUMNS} FROM messages INDEXED BY messages_unread
+                     WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified')
+                     ORDER BY id"
+                )
+            };
             let rows = {
                 let mut stmt = tx.prepare_cached(&sql)?;
-                stmt.query_map(params![fleet_id, member, all], from_row)?
+                stmt.query_map(params![fleet_id, member], from_row)?
                     .collect::<rusqlite::Result<Vec<_>>>()?
             };
             if rows.iter().any(|m| is_unread(&m.state)) {
@@ -268,14 +278,28 @@ impl Registry {
         member: &str,
         filter: &ListFilter<'_>,
     ) -> Result<Vec<MessageRow>> {
+        // One index search per direction, merged in id order (each arm reads its index
+        // newest first), instead of `(sender = ?2 OR recipient = ?2)`, which SQLite runs
+        // as a walk over every message of the fleet. `sender <> ?2` keeps a message to
+        // oneself from being listed twice.
+        let (mine, theirs) = if filter.with.is_some() {
+            (
+                "sender = ?2 AND recipient = ?4",
+                "sender = ?4 AND recipient = ?2",
+            )
+        } else {
+            (
+                "sender = ?2 AND ?4 IS NULL",
+                "recipient = ?2 AND ?4 IS NULL",
+            )
+        };
         let sql = format!(
             "SELECT * FROM (
                 SELECT {COLUMNS} FROM messages
-                WHERE fleet_id = ?1
-                  AND (sender = ?2 OR recipient = ?2)
-                  AND (?3 IS NULL OR state = ?3)
-                  AND (?4 IS NULL OR (sender = ?2 AND recipient = ?4)
-                                  OR (sender = ?4 AND recipient = ?2))
+                WHERE fleet_id = ?1 AND {mine} AND (?3 IS NULL OR state = ?3)
+                UNION ALL
+                SELECT {COLUMNS} FROM messages
+                WHERE fleet_id = ?1 AND {theirs} AND sender <> ?2 AND (?3 IS NULL OR state = ?3)
                 ORDER BY id DESC LIMIT ?5
              ) ORDER BY id"
         );

@@ -15,6 +15,8 @@ pub mod location;
 pub mod messages;
 pub mod monitors;
 pub mod timeline;
+#[cfg(test)]
+mod query_plans;
 
 use std::time::Duration;
 
@@ -24,8 +26,13 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// The embedded migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/0001_init.sql")),
+    (
+        "0002_scale_indexes",
+        include_str!("../../migrations/0002_scale_indexes.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

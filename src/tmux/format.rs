@@ -134,6 +134,43 @@ mod tests {
         assert_eq!(clean("a\x1fb\x1ec\nd\re;f é"), "abcde;f é");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// `-F` output as tmux could garble it: separators, newlines, huge numbers and
+        /// non-ASCII anywhere; parsing returns an error or panes, never panics.
+        #[test]
+        fn pane_parser_never_panics(
+            text in "([\\x1f\\x1e\\n\\r%@$:.,0-9a-z_-]|\\PC|99999999999999999999){0,120}",
+            options in 0usize..3,
+        ) {
+            let names = ["@cafleet_fleet", "@cafleet_member", "@cafleet_hash"];
+            let _ = crate::tmux::panes::parse_panes(&text, &names[..options]);
+            for fields in 0..12 {
+                let _ = records(&text, fields);
+            }
+            let _ = excerpt(&text);
+            let _ = clean(&text);
+        }
+
+        /// Well-formed records whose values are random: still no panic.
+        #[test]
+        fn pane_parser_never_panics_on_wellformed_records(
+            rows in proptest::collection::vec(proptest::collection::vec("\\PC{0,12}", 1..14), 0..4),
+        ) {
+            let text: String = rows
+                .iter()
+                .map(|row| format!("{}{RECORD_END}\n", row.join(&FIELD_SEP.to_string())))
+                .collect();
+            let _ = crate::tmux::panes::parse_panes(&text, &[]);
+            let _ = crate::tmux::panes::parse_panes(&text, &["@cafleet_fleet"]);
+        }
+    }
+
     /// A tiny deterministic generator: the parser must return, never panic, on any input.
     #[test]
     fn never_panics_on_arbitrary_input() {

@@ -276,10 +276,13 @@ struct Failed {
 }
 
 impl Failed {
-    /// No server on that socket (never started, or it exited with its last session).
+    /// No server on that socket (never started, or it exited with its last session; a
+    /// server caught shutting down, after `kill-server`, says "server exited
+    /// unexpectedly").
     fn no_server(&self) -> bool {
         self.stderr.starts_with("no server running on")
             || self.stderr.starts_with("error connecting to")
+            || self.stderr.starts_with("server exited unexpectedly")
     }
 
     /// The `-t` target does not exist (tmux 3.x spells it several ways).

@@ -167,10 +167,12 @@ fn a_dead_pane_stays_with_its_exit_status() {
                 .layout("tiled"),
         )
         .unwrap();
+    // tmux marks the pane dead when its terminal closes and records the status when it
+    // reaps the child, a moment later: wait for both.
     assert!(wait_until(WAIT, || tmux
         .pane(dead.pane, &[])
         .unwrap()
-        .is_some_and(|p| p.dead)));
+        .is_some_and(|p| p.dead && p.dead_status.is_some())));
     let pane = tmux.pane(dead.pane, &["@cafleet_member"]).unwrap().unwrap();
     assert_eq!(pane.dead_status, Some(7));
     assert_eq!(pane.option("@cafleet_member"), Some("quitter"));
