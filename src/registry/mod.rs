@@ -14,9 +14,9 @@ pub mod inspect;
 pub mod location;
 pub mod messages;
 pub mod monitors;
-pub mod timeline;
 #[cfg(test)]
 mod query_plans;
+pub mod timeline;
 
 use std::time::Duration;
 
