@@ -45,12 +45,17 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<TimelineMessage> {
     })
 }
 
+/// How many of the newest messages [`Versions::deliveries`] watches: far more than the
+/// page shows.
+pub const DELIVERY_WINDOW: i64 = 5000;
+
 /// Markers of change: the UI refetches a part only when its marker moved.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Versions {
     /// The highest message id.
     pub messages: i64,
-    /// Changes whenever a message changes state (a count of state timestamps set).
+    /// Changes whenever one of the newest [`DELIVERY_WINDOW`] messages changes state (a
+    /// count of their state timestamps), so a poll never scans the whole table.
     pub deliveries: i64,
     /// The highest event id.
     pub events: i64,
@@ -84,18 +89,27 @@ impl Registry {
         Ok(rows)
     }
 
+    /// SQLite's `data_version`: it moves when another connection commits, so a poller
+    /// can skip [`Registry::versions`] while nothing was written.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
     /// The change markers of the whole registry, in one cheap statement.
     pub fn versions(&self) -> Result<Versions> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT
                 (SELECT COALESCE(MAX(id), 0) FROM messages),
-                (SELECT COUNT(notified_at) + COUNT(read_at) + COUNT(acked_at) FROM messages),
+                (SELECT COUNT(notified_at) + COUNT(read_at) + COUNT(acked_at) FROM messages
+                 WHERE id > (SELECT COALESCE(MAX(id), 0) FROM messages) - ?1),
                 (SELECT COALESCE(MAX(id), 0) FROM events),
                 (SELECT COALESCE(MAX(updated_at), '') || '/' || COUNT(*) FROM agents)
                     || ' ' ||
                 (SELECT COALESCE(MAX(updated_at), '') || '/' || COUNT(*) FROM fleets)",
         )?;
-        Ok(stmt.query_row([], |r| {
+        Ok(stmt.query_row([DELIVERY_WINDOW], |r| {
             Ok(Versions {
                 messages: r.get(0)?,
                 deliveries: r.get(1)?,

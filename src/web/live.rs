@@ -1,5 +1,6 @@
-//! Live updates: one task polls the registry's change markers (`Registry::versions`, a
-//! single cheap statement) every [`POLL`] and publishes them on a watch channel; every
+//! Live updates: one task polls the registry every [`POLL`] — SQLite's `data_version`,
+//! and only when another connection committed, the change markers
+//! (`Registry::versions`, one cheap statement) — and publishes them on a watch channel; every
 //! open page holds a server-sent-events stream of them and refetches only the parts
 //! whose marker moved. Messages sent by the CLI or by agents therefore show up within a
 //! poll, without the writers knowing the UI exists.
@@ -20,22 +21,28 @@ pub fn spawn_poller(state: AppState) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(POLL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen: Option<i64> = None;
         loop {
             ticks.tick().await;
             if state.versions.receiver_count() == 0 {
+                // Nobody listens: the next listener gets a fresh look.
+                seen = None;
                 continue;
             }
             let polled = state.clone();
             let versions = tokio::task::spawn_blocking(move || {
-                polled
-                    .registry
-                    .lock()
-                    .map_err(|_| ())
-                    .and_then(|r| r.versions().map_err(|_| ()))
+                let registry = polled.registry.lock().map_err(|_| ())?;
+                let data_version = registry.data_version().map_err(|_| ())?;
+                if seen == Some(data_version) {
+                    return Ok((data_version, None));
+                }
+                let versions = registry.versions().map_err(|_| ())?;
+                Ok::<_, ()>((data_version, Some(versions)))
             })
             .await;
             // A failed poll (registry busy, thread gone) just waits for the next tick.
-            if let Ok(Ok(versions)) = versions {
+            if let Ok(Ok((data_version, Some(versions)))) = versions {
+                seen = Some(data_version);
                 state.versions.send_if_modified(|current| {
                     let changed = *current != versions;
                     *current = versions;
