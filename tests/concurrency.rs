@@ -8,9 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use cafleet::registry::Registry;
-use cafleet::registry::agents::NewAgent;
-use cafleet::registry::fleets::NewFleet;
 use common::{Harness, transcript};
 
 const SENDERS: usize = 16;
@@ -19,36 +16,11 @@ const READERS: usize = 4;
 
 /// Registers fleet `load` (down: no tmux involved) with members `s0…`, `r0…`, no panes.
 fn register(h: &Harness) {
-    let mut reg = Registry::open(camino::Utf8Path::from_path(&h.db()).unwrap()).unwrap();
-    let fleet = reg
-        .upsert_fleet(&NewFleet {
-            name: "load",
-            origin: "cli",
-            manifest_path: None,
-            session: "load",
-            socket: "",
-        })
-        .unwrap();
-    reg.set_fleet_status(fleet, "down").unwrap();
-    let names = (0..SENDERS)
+    let names: Vec<String> = (0..SENDERS)
         .map(|i| format!("s{i}"))
-        .chain((0..READERS).map(|i| format!("r{i}")));
-    for name in names {
-        let id = reg
-            .upsert_agent(&NewAgent {
-                fleet_id: fleet,
-                name: &name,
-                role: "member",
-                backend: "fake",
-                model: None,
-                description: "",
-                origin: "cli",
-                config_hash: "",
-                spec_json: "{}",
-            })
-            .unwrap();
-        reg.set_agent_status(id, "idle", None).unwrap();
-    }
+        .chain((0..READERS).map(|i| format!("r{i}")))
+        .collect();
+    h.register_idle("load", &names);
 }
 
 fn complaint(stderr: &[u8]) -> Option<String> {

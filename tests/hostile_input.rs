@@ -5,39 +5,10 @@
 
 mod common;
 
-use cafleet::registry::Registry;
-use cafleet::registry::agents::NewAgent;
-use cafleet::registry::fleets::NewFleet;
 use common::{Harness, transcript};
 
 fn register(h: &Harness) {
-    let mut reg = Registry::open(camino::Utf8Path::from_path(&h.db()).unwrap()).unwrap();
-    let fleet = reg
-        .upsert_fleet(&NewFleet {
-            name: "f",
-            origin: "cli",
-            manifest_path: None,
-            session: "f",
-            socket: "",
-        })
-        .unwrap();
-    reg.set_fleet_status(fleet, "down").unwrap();
-    for name in ["a", "b"] {
-        let id = reg
-            .upsert_agent(&NewAgent {
-                fleet_id: fleet,
-                name,
-                role: "member",
-                backend: "fake",
-                model: None,
-                description: "",
-                origin: "cli",
-                config_hash: "",
-                spec_json: "{}",
-            })
-            .unwrap();
-        reg.set_agent_status(id, "idle", None).unwrap();
-    }
+    h.register_idle("f", &["a".into(), "b".into()]);
 }
 
 /// Rows in every table a command could write to.

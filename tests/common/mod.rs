@@ -126,3 +126,41 @@ impl Harness {
         rusqlite::Connection::open(self.db()).expect("open registry")
     }
 }
+
+impl Harness {
+    /// Registers fleet `fleet` as down (no tmux involved) with idle members `names` that
+    /// have no pane, straight through the registry API.
+    pub fn register_idle(&self, fleet: &str, names: &[String]) {
+        use cafleet::registry::Registry;
+        use cafleet::registry::agents::NewAgent;
+        use cafleet::registry::fleets::NewFleet;
+        let path = camino::Utf8PathBuf::from_path_buf(self.db()).expect("utf-8 path");
+        let mut reg = Registry::open(&path).expect("open registry");
+        let fleet_id = reg
+            .upsert_fleet(&NewFleet {
+                name: fleet,
+                origin: "cli",
+                manifest_path: None,
+                session: fleet,
+                socket: "",
+            })
+            .expect("fleet");
+        reg.set_fleet_status(fleet_id, "down").expect("down");
+        for name in names {
+            let id = reg
+                .upsert_agent(&NewAgent {
+                    fleet_id,
+                    name,
+                    role: "member",
+                    backend: "fake",
+                    model: None,
+                    description: "",
+                    origin: "cli",
+                    config_hash: "",
+                    spec_json: "{}",
+                })
+                .expect("agent");
+            reg.set_agent_status(id, "idle", None).expect("status");
+        }
+    }
+}
