@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 
-pub use observe::{fleet_panes, observe};
+pub use observe::{FleetPanes, fleet_panes, observe};
 pub use status::{AgentStatus, fleet_status, pane_text};
 
 use crate::error::{Error, Result};

@@ -11,6 +11,54 @@ use crate::plan::{Observed, ObservedAgent, ObservedPane, StrayPane};
 use crate::registry::Registry;
 use crate::tmux::{Pane, Tmux};
 
+/// A fleet's tagged panes as one `list-panes` saw them, by pane id.
+pub struct FleetPanes(std::collections::HashMap<String, Pane>);
+
+impl FleetPanes {
+    pub fn list(tmux: &Tmux, fleet: &str) -> Result<FleetPanes> {
+        Ok(FleetPanes(
+            fleet_panes(tmux, fleet)?
+                .into_iter()
+                .map(|p| (p.id.to_string(), p))
+                .collect(),
+        ))
+    }
+
+    /// No panes (a fleet that is down needs no tmux call).
+    pub fn none() -> FleetPanes {
+        FleetPanes(std::collections::HashMap::new())
+    }
+
+    /// The agent's recorded pane, if it exists and still carries the agent's tag.
+    pub fn of(&self, agent: &crate::registry::agents::AgentRow) -> Option<&Pane> {
+        agent
+            .pane_id
+            .as_deref()
+            .and_then(|id| self.0.get(id))
+            .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()))
+    }
+
+    /// The visible text of the given agents' running panes, in one tmux call.
+    pub fn screens<'a>(
+        &self,
+        tmux: &Tmux,
+        agents: impl IntoIterator<Item = &'a crate::registry::agents::AgentRow>,
+    ) -> Result<std::collections::HashMap<crate::tmux::PaneId, String>> {
+        let ids: Vec<crate::tmux::PaneId> = agents
+            .into_iter()
+            .filter_map(|a| self.of(a))
+            .filter(|p| !p.dead)
+            .map(|p| p.id)
+            .collect();
+        Ok(ids
+            .iter()
+            .copied()
+            .zip(tmux.capture_panes(&ids)?)
+            .filter_map(|(id, text)| text.map(|t| (id, t)))
+            .collect())
+    }
+}
+
 /// Every pane on the server tagged with `fleet`.
 pub fn fleet_panes(tmux: &Tmux, fleet: &str) -> Result<Vec<Pane>> {
     Ok(tmux
@@ -77,7 +125,7 @@ pub fn observe(registry: &Registry, tmux: &Tmux, fleet: &str) -> Result<Observed
             spec: agent.spec(),
             pane: pane.map(|p| ObservedPane {
                 id: p.id.to_string(),
-                alive: !p.dead && p.pid.is_some_and(crate::process::is_alive),
+                alive: !p.exited(),
                 hash: p.option(TAG_HASH).map(String::from),
             }),
             name: agent.name,

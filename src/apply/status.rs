@@ -2,11 +2,9 @@
 //! the registry's row checked against its tmux pane (gone, exited, or re-tagged panes mean
 //! `dead`), its unread count and whether its pane runs an outdated config (drift).
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
-use super::{TAG_HASH, TAG_MEMBER, TAGS, fleet_panes, tmux_for};
+use super::{FleetPanes, TAG_HASH, TAG_MEMBER, TAGS, tmux_for};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::registry::agents::AgentRow;
@@ -36,47 +34,28 @@ pub fn fleet_status(
     fleet: &FleetRow,
 ) -> Result<Vec<AgentStatus>> {
     let tmux = tmux_for(tmux_socket, &fleet.socket);
-    let panes: HashMap<String, crate::tmux::Pane> = if fleet.status == "up" {
-        fleet_panes(&tmux, &fleet.name)?
-            .into_iter()
-            .map(|p| (p.id.to_string(), p))
-            .collect()
+    let panes = if fleet.status == "up" {
+        FleetPanes::list(&tmux, &fleet.name)?
     } else {
-        HashMap::new()
+        FleetPanes::none()
     };
     let unread = registry.unread_counts(fleet.id)?;
     let agents = registry.agents(fleet.id)?;
     // Agents no monitor has looked at since they started: one batched capture for all.
-    let starting: Vec<crate::tmux::PaneId> = agents
-        .iter()
-        .filter(|a| a.status == "starting")
-        .filter_map(|a| a.pane_id.as_deref().and_then(|id| panes.get(id)))
-        .filter(|p| !p.dead)
-        .map(|p| p.id)
-        .collect();
-    let screens: HashMap<crate::tmux::PaneId, String> = starting
-        .iter()
-        .copied()
-        .zip(tmux.capture_panes(&starting)?)
-        .filter_map(|(id, text)| text.map(|t| (id, t)))
-        .collect();
+    let screens = panes.screens(&tmux, agents.iter().filter(|a| a.status == "starting"))?;
     let mut rows = Vec::new();
     for agent in agents {
         if agent.status == "removed" {
             continue;
         }
-        let pane = agent
-            .pane_id
-            .as_deref()
-            .and_then(|id| panes.get(id))
-            .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()));
+        let pane = panes.of(&agent);
         let (state, reason) = match pane {
             // Stopped by `down`, or given up on by the monitor: that says more than `dead`.
             _ if agent.status == "stopped" || agent.status == "crash-loop" => {
                 (agent.status.clone(), agent.status_reason.clone())
             }
             None => ("dead".to_string(), Some("its pane is gone".to_string())),
-            Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => {
+            Some(p) if p.exited() => {
                 let how = match (p.dead_status, p.dead_signal) {
                     (Some(code), _) => format!("exited with status {code}"),
                     (_, Some(signal)) => format!("killed by signal {signal}"),

@@ -18,7 +18,7 @@ impl Panes for Tmux {
         Ok(self
             .pane(id, &[FLEET_TAG, MEMBER_TAG])?
             .map(|found| PaneInfo {
-                dead: found.dead || !found.pid.is_some_and(crate::process::is_alive),
+                dead: found.exited(),
                 fleet: found.option(FLEET_TAG).map(str::to_owned),
                 member: found.option(MEMBER_TAG).map(str::to_owned),
             }))

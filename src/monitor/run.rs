@@ -16,7 +16,7 @@ use camino::Utf8PathBuf;
 use serde_json::json;
 
 use super::tracker::{Decision, Liveness, Observation, Screen, State, Tracker};
-use crate::apply::{self, TAG_MEMBER};
+use crate::apply;
 use crate::backend::screens;
 use crate::broker::{self, PaneKey, Panes};
 use crate::error::{Error, Result};
@@ -195,39 +195,21 @@ fn tick(
     stall_after: Duration,
     tick_no: u64,
 ) -> Result<String> {
-    let panes: HashMap<String, crate::tmux::Pane> = apply::fleet_panes(tmux, &fleet.name)?
-        .into_iter()
-        .map(|p| (p.id.to_string(), p))
-        .collect();
+    let panes = apply::FleetPanes::list(tmux, &fleet.name)?;
     let unread = registry.unread_counts(fleet.id)?;
     let agents: Vec<AgentRow> = registry
         .agents(fleet.id)?
         .into_iter()
         .filter(|a| a.status != "removed" && a.status != "stopped")
         .collect();
-    let live: Vec<crate::tmux::PaneId> = agents
-        .iter()
-        .filter_map(|a| a.pane_id.as_deref().and_then(|id| panes.get(id)))
-        .filter(|p| !p.dead)
-        .map(|p| p.id)
-        .collect();
-    let screens_text: HashMap<crate::tmux::PaneId, String> = live
-        .iter()
-        .copied()
-        .zip(tmux.capture_panes(&live)?)
-        .filter_map(|(id, text)| text.map(|t| (id, t)))
-        .collect();
+    let screens_text = panes.screens(tmux, &agents)?;
     let mut observations = Vec::new();
     for agent in &agents {
         let backend: BackendName = agent.backend.parse().unwrap_or(BackendName::Command);
-        let pane = agent
-            .pane_id
-            .as_deref()
-            .and_then(|id| panes.get(id))
-            .filter(|p| p.option(TAG_MEMBER) == Some(agent.name.as_str()));
+        let pane = panes.of(agent);
         let liveness = match pane {
             None => Liveness::Missing,
-            Some(p) if p.dead || !p.pid.is_some_and(crate::process::is_alive) => Liveness::Exited {
+            Some(p) if p.exited() => Liveness::Exited {
                 code: p.dead_status,
                 signal: p.dead_signal,
             },

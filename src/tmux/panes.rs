@@ -38,6 +38,12 @@ impl Pane {
     pub fn option(&self, name: &str) -> Option<&str> {
         self.options.get(name).map(String::as_str)
     }
+
+    /// Whether the pane's program is gone: tmux says the pane is dead, or its pid no
+    /// longer runs (tmux notices an exit a moment after it happens).
+    pub fn exited(&self) -> bool {
+        self.dead || !self.pid.is_some_and(crate::process::is_alive)
+    }
 }
 
 /// One window of a session.
