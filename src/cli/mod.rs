@@ -46,12 +46,23 @@ pub struct Cli {
 pub struct Globals {
     /// The registry file (default: $CAFLEET_DATABASE_URL, else
     /// $XDG_DATA_HOME/cafleet/cafleet.db, else ~/.local/share/cafleet/cafleet.db)
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help_heading = "Global options"
+    )]
     pub db: Option<String>,
 
     /// Use this tmux server instead of the fleet's own: a name for `tmux -L NAME`, or a
     /// socket path (containing `/`) for `tmux -S PATH`
-    #[arg(long, global = true, value_name = "NAME", env = "CAFLEET_TMUX_SOCKET")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "CAFLEET_TMUX_SOCKET",
+        help_heading = "Global options"
+    )]
     pub tmux_socket: Option<String>,
 }
 
