@@ -538,3 +538,35 @@ fn fleet_create_registers_the_current_pane_and_members_join_it() {
     );
     assert!(h.tagged("adhoc").is_empty());
 }
+
+#[test]
+fn up_refuses_a_fleet_that_is_up_on_another_tmux_server() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "elsewhere.toml",
+        "version = 1\n[fleet]\nname = \"elsewhere\"\n[defaults]\nbackend = \"fake\"\n[director]\n",
+    );
+    h.ok(&["up", &file]);
+    let other = h.home.path().join("other.sock");
+    let out = h
+        .cmd()
+        .env("CAFLEET_TMUX_SOCKET", &other)
+        .args(["up", &file])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", transcript(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: fleet `elsewhere` is up on tmux server"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: bring it down there first"),
+        "{stderr}"
+    );
+    assert!(
+        !other.exists(),
+        "no tmux server was started on the other socket"
+    );
+    assert_eq!(h.tagged("elsewhere").len(), 1);
+}
