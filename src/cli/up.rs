@@ -100,31 +100,32 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| fleet.socket.clone());
     // A fleet that is up on another tmux server would be started a second time here
     // while its agents run on there: say so instead.
-    if let Some(row) = registry.fleet_by_name(&fleet.name)? {
-        if row.status == "up" && row.socket != socket {
-            let server = |s: &str| {
-                if s.is_empty() {
-                    "the default tmux server".to_string()
-                } else {
-                    format!("tmux server `{s}`")
-                }
-            };
-            let flag = if row.socket.is_empty() {
-                String::new()
+    if let Some(row) = registry.fleet_by_name(&fleet.name)?
+        && row.status == "up"
+        && row.socket != socket
+    {
+        let server = |s: &str| {
+            if s.is_empty() {
+                "the default tmux server".to_string()
             } else {
-                format!(" --tmux-socket {}", row.socket)
-            };
-            return Err(Error::failure(format!(
-                "fleet `{}` is up on {}, not on {}",
-                fleet.name,
-                server(&row.socket),
-                server(&socket)
-            ))
-            .hint(format!(
-                "bring it down there first with `cafleet{flag} down --fleet {}`, then run up again",
-                fleet.name
-            )));
-        }
+                format!("tmux server `{s}`")
+            }
+        };
+        let flag = if row.socket.is_empty() {
+            String::new()
+        } else {
+            format!(" --tmux-socket {}", row.socket)
+        };
+        return Err(Error::failure(format!(
+            "fleet `{}` is up on {}, not on {}",
+            fleet.name,
+            server(&row.socket),
+            server(&socket)
+        ))
+        .hint(format!(
+            "bring it down there first with `cafleet{flag} down --fleet {}`, then run up again",
+            fleet.name
+        )));
     }
     let tmux = apply::tmux_for(Some(&socket), "");
     let observed = apply::observe(&registry, &tmux, &fleet.name)?;
