@@ -570,3 +570,32 @@ fn up_refuses_a_fleet_that_is_up_on_another_tmux_server() {
     );
     assert_eq!(h.tagged("elsewhere").len(), 1);
 }
+
+#[test]
+fn two_concurrent_ups_start_each_agent_once() {
+    let Some(h) = Harness::start() else { return };
+    let file = setup_six(&h);
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            h.cmd()
+                .args(["up", &file])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn up")
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().expect("wait").success());
+    }
+    let members: Vec<String> = h.tagged("six").into_iter().map(|t| t.1).collect();
+    assert_eq!(members, ["api", "bot", "db", "director", "monitor", "web"]);
+    let spawns: i64 = h
+        .registry()
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE kind = 'spawn'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(spawns, 6);
+}

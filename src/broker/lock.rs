@@ -31,6 +31,12 @@ pub struct AgentLock {
 impl AgentLock {
     /// Blocks until this process holds the agent's delivery lock.
     pub fn acquire(registry: &Utf8Path, agent_id: i64) -> Result<AgentLock> {
+        AgentLock::acquire_named(registry, &format!("agent-{agent_id}"))
+    }
+
+    /// Blocks until this process holds the lock called `name` (for example a fleet's, so
+    /// two `up`s of one fleet never start the same agent twice).
+    pub fn acquire_named(registry: &Utf8Path, name: &str) -> Result<AgentLock> {
         let dir = lock_dir(registry);
         std::fs::create_dir_all(&dir).map_err(|err| {
             Error::failure(format!(
@@ -38,7 +44,7 @@ impl AgentLock {
                 dir.display()
             ))
         })?;
-        let path = dir.join(format!("agent-{agent_id}.lock"));
+        let path = dir.join(format!("{name}.lock"));
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
