@@ -10,6 +10,7 @@ pub mod broker;
 pub mod cli;
 pub mod doctor;
 pub mod error;
+pub mod lock;
 pub mod manifest;
 pub mod monitor;
 pub mod monitor_stop;

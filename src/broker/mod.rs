@@ -1,6 +1,6 @@
 //! The message lifecycle and pane notification (cli.md "Delivery of a message to a
 //! pane"). A message is committed `queued` first; then, outside any transaction and
-//! holding the recipient's [`lock::AgentLock`], the broker checks that the pane still
+//! holding the recipient's [`crate::lock::Lock`], the broker checks that the pane still
 //! belongs to the agent (its `@cafleet_fleet`/`@cafleet_member` tags), looks at the
 //! screen once, and either types a sanitised one-line preview and Enter (the message
 //! becomes `notified`) or leaves it `queued` with a reason: pane gone or not the agent's
@@ -15,7 +15,6 @@
 //! through the [`Panes`] trait (implemented by `tmux::Tmux`) so the decisions here are
 //! tested without tmux.
 
-pub mod lock;
 mod post;
 pub mod preview;
 mod tmux_panes;
@@ -211,7 +210,7 @@ pub fn notify_recipient(
         )));
     };
     let path = registry.path().to_owned();
-    let _lock = lock::AgentLock::acquire(&path, agent.id)?;
+    let _lock = crate::lock::Lock::agent(&path, agent.id)?;
 
     // Read everything again under the lock: another notifier may have announced these
     // messages, the recipient may have read them, or `up` may have moved the agent.
@@ -269,7 +268,7 @@ pub fn type_line(
 ) -> Result<Outcome> {
     let agent = registry.require_agent(fleet.id, &fleet.name, member)?;
     let path = registry.path().to_owned();
-    let _lock = lock::AgentLock::acquire(&path, agent.id)?;
+    let _lock = crate::lock::Lock::agent(&path, agent.id)?;
     let outcome = look_and_type(registry, panes, fleet, &agent, &preview::sanitize(text))?;
     registry.event(
         Some(fleet.id),

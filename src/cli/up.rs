@@ -129,8 +129,7 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     }
     let tmux = apply::tmux_for(Some(&socket), "");
     // One reconcile of a fleet at a time: a second `up` waits, then finds it in sync.
-    let _fleet_lock =
-        crate::broker::lock::AgentLock::acquire_named(&db_path, &format!("fleet-{}", fleet.name))?;
+    let _fleet_lock = crate::lock::Lock::named(&db_path, &format!("fleet-{}", fleet.name))?;
     let observed = apply::observe(&registry, &tmux, &fleet.name)?;
     let options = plan::Options {
         no_recreate: args.no_recreate,

@@ -370,7 +370,7 @@ fn heartbeat(
     };
     let backend: BackendName = agent.backend.parse().unwrap_or(BackendName::Command);
     let db = registry.path().to_owned();
-    let _lock = broker::lock::AgentLock::acquire(&db, agent.id)?;
+    let _lock = crate::lock::Lock::agent(&db, agent.id)?;
     let Some(info) = tmux.info(&pane)? else {
         return Ok(());
     };

@@ -1,6 +1,8 @@
-//! The per-agent delivery lock that keeps two previews from interleaving in one pane.
+//! Locks between cafleet processes: the per-agent delivery lock that keeps two previews
+//! from interleaving in one pane, and the per-fleet lock that lets one `up` or `down` of
+//! a fleet run at a time.
 //!
-//! It is an advisory `flock` on `<registry>.locks/agent-<id>.lock`, not a row in the
+//! Each is an advisory `flock` on `<registry>.locks/NAME.lock`, not a row in the
 //! database: the kernel releases it when its holder exits, however it exits (a notifier
 //! killed mid-keystroke leaves no stale lock to expire), waiting for it costs no polling,
 //! and taking it never writes to SQLite — a lock held in the database would need a lease,
@@ -24,19 +26,19 @@ pub fn lock_dir(registry: &Utf8Path) -> PathBuf {
 }
 
 /// An exclusive lock on one agent's pane, released on drop.
-pub struct AgentLock {
+pub struct Lock {
     file: File,
 }
 
-impl AgentLock {
+impl Lock {
     /// Blocks until this process holds the agent's delivery lock.
-    pub fn acquire(registry: &Utf8Path, agent_id: i64) -> Result<AgentLock> {
-        AgentLock::acquire_named(registry, &format!("agent-{agent_id}"))
+    pub fn agent(registry: &Utf8Path, agent_id: i64) -> Result<Lock> {
+        Lock::named(registry, &format!("agent-{agent_id}"))
     }
 
     /// Blocks until this process holds the lock called `name` (for example a fleet's, so
     /// two `up`s of one fleet never start the same agent twice).
-    pub fn acquire_named(registry: &Utf8Path, name: &str) -> Result<AgentLock> {
+    pub fn named(registry: &Utf8Path, name: &str) -> Result<Lock> {
         let dir = lock_dir(registry);
         std::fs::create_dir_all(&dir).map_err(|err| {
             Error::failure(format!(
@@ -55,11 +57,11 @@ impl AgentLock {
             })?;
         file.lock()
             .map_err(|err| Error::failure(format!("cannot lock `{}`: {err}", path.display())))?;
-        Ok(AgentLock { file })
+        Ok(Lock { file })
     }
 }
 
-impl Drop for AgentLock {
+impl Drop for Lock {
     fn drop(&mut self) {
         let _ = self.file.unlock();
     }
@@ -77,13 +79,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = camino::Utf8PathBuf::from_path_buf(dir.path().join("r.db")).unwrap();
         let held = Arc::new(AtomicBool::new(false));
-        let first = AgentLock::acquire(&db, 1).unwrap();
+        let first = Lock::agent(&db, 1).unwrap();
         held.store(true, Ordering::SeqCst);
         let (db2, held2) = (db.clone(), held.clone());
         let waiter = std::thread::spawn(move || {
             // File locks from separate open file descriptions exclude each other even
             // within one process.
-            let _lock = AgentLock::acquire(&db2, 1).unwrap();
+            let _lock = Lock::agent(&db2, 1).unwrap();
             assert!(!held2.load(Ordering::SeqCst), "acquired while held");
         });
         std::thread::sleep(Duration::from_millis(50));
@@ -91,7 +93,7 @@ mod tests {
         drop(first);
         waiter.join().unwrap();
         // Another agent's lock is independent.
-        let _a = AgentLock::acquire(&db, 1).unwrap();
-        let _b = AgentLock::acquire(&db, 2).unwrap();
+        let _a = Lock::agent(&db, 1).unwrap();
+        let _b = Lock::agent(&db, 2).unwrap();
     }
 }
