@@ -117,3 +117,27 @@ fn corrupt_file_is_refused_and_left_untouched() {
     );
     assert_eq!(std::fs::read(&db).expect("read"), junk);
 }
+
+#[test]
+fn many_processes_may_create_the_registry_at_once() {
+    let home = tempfile::tempdir().expect("tmp");
+    for round in 0..3 {
+        let db = home.path().join(format!("fresh-{round}.db"));
+        let children: Vec<_> = (0..16)
+            .map(|_| {
+                cafleet(home.path())
+                    .arg("--db")
+                    .arg(&db)
+                    .args(["db", "init"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().expect("wait");
+            assert!(out.status.success(), "{}", transcript(&out));
+        }
+    }
+}

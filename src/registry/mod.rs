@@ -109,10 +109,35 @@ impl Registry {
         if version > SCHEMA_VERSION {
             return Ok(());
         }
-        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.enable_wal()?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(())
+    }
+
+    /// Switches the file to WAL once. SQLite answers a competing switch with SQLITE_BUSY
+    /// at once, without calling the busy handler, so processes that open a brand-new
+    /// registry together poll here until one of them has done it.
+    fn enable_wal(&mut self) -> rusqlite::Result<()> {
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match self.conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => return Ok(()),
+                Err(err)
+                    if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     fn migrate(&mut self) -> Result<()> {
