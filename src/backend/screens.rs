@@ -228,6 +228,32 @@ pub fn key_timing(backend: BackendName) -> KeyTiming {
 
 #[cfg(test)]
 mod tests {
+    /// Screens captured from the real programs (`capture-pane -p`, 120×40, no account,
+    /// no network), kept in tests/screens/.
+    #[test]
+    fn real_captured_screens() {
+        let cases = [
+            (
+                BackendName::Opencode,
+                include_str!("../../tests/screens/opencode-1.18.33-ready.txt"),
+                Screen::Composer,
+            ),
+            (
+                BackendName::Codex,
+                include_str!("../../tests/screens/codex-0.169.0-sign-in.txt"),
+                Screen::Login,
+            ),
+            (
+                BackendName::Claude,
+                include_str!("../../tests/screens/claude-2.1.197-offline.txt"),
+                Screen::Login,
+            ),
+        ];
+        for (backend, text, want) in cases {
+            assert_eq!(classify(backend, text), want, "{backend}: {text}");
+        }
+    }
+
     use super::*;
 
     fn screen(lines: &[&str]) -> String {
