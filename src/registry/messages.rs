@@ -47,10 +47,10 @@ impl MessageRow {
     }
 }
 
-const COLUMNS: &str = "id, fleet_id, sender, recipient, body, kind, state, state_reason, broadcast_id, \
+pub(super) const COLUMNS: &str = "id, fleet_id, sender, recipient, body, kind, state, state_reason, broadcast_id, \
                        created_at, notified_at, read_at, acked_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
         id: row.get(0)?,
         fleet_id: row.get(1)?,

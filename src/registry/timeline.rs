@@ -3,47 +3,12 @@
 //! "has anything changed" versions the UI's live updates poll. Only `SELECT`s: storing
 //! and delivering messages belongs to `messages` and the broker.
 
-use rusqlite::{Row, params};
+use rusqlite::params;
 use serde::Serialize;
 
 use super::Registry;
+use super::messages::{COLUMNS, MessageRow, from_row};
 use crate::error::Result;
-
-/// One message as the timeline shows it. The body is text (bytes that are not UTF-8
-/// become U+FFFD); it is hostile input and must be escaped wherever it is displayed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TimelineMessage {
-    pub id: i64,
-    pub sender: String,
-    pub recipient: String,
-    pub body: String,
-    pub kind: String,
-    pub state: String,
-    pub state_reason: Option<String>,
-    pub broadcast_id: Option<i64>,
-    pub created_at: String,
-    pub notified_at: Option<String>,
-    pub read_at: Option<String>,
-    pub acked_at: Option<String>,
-}
-
-fn from_row(row: &Row<'_>) -> rusqlite::Result<TimelineMessage> {
-    let body: Vec<u8> = row.get(3)?;
-    Ok(TimelineMessage {
-        id: row.get(0)?,
-        sender: row.get(1)?,
-        recipient: row.get(2)?,
-        body: String::from_utf8_lossy(&body).into_owned(),
-        kind: row.get(4)?,
-        state: row.get(5)?,
-        state_reason: row.get(6)?,
-        broadcast_id: row.get(7)?,
-        created_at: row.get(8)?,
-        notified_at: row.get(9)?,
-        read_at: row.get(10)?,
-        acked_at: row.get(11)?,
-    })
-}
 
 /// How many of the newest messages [`Versions::deliveries`] watches: far more than the
 /// page shows.
@@ -72,17 +37,17 @@ impl Registry {
         member: Option<&str>,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<TimelineMessage>> {
-        let mut stmt = self.conn().prepare_cached(
+    ) -> Result<Vec<MessageRow>> {
+        let sql = format!(
             "SELECT * FROM (
-                SELECT id, sender, recipient, body, kind, state, state_reason, broadcast_id,
-                       created_at, notified_at, read_at, acked_at
+                SELECT {COLUMNS}
                 FROM messages
                 WHERE fleet_id = ?1 AND id > ?2
                   AND (?3 IS NULL OR sender = ?3 OR recipient = ?3)
                 ORDER BY id DESC LIMIT ?4
-             ) ORDER BY id",
-        )?;
+             ) ORDER BY id"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params![fleet_id, after_id, member, limit], from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -146,7 +111,7 @@ mod tests {
         let registry = seeded();
         let all = registry.timeline(1, None, 0, 100).unwrap();
         assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3]);
-        assert_eq!(all[1].body, "ok\u{fffd}");
+        assert_eq!(all[1].body_text(), "ok\u{fffd}");
         let api = registry.timeline(1, Some("api"), 0, 100).unwrap();
         assert_eq!(api.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
         let newest = registry.timeline(1, None, 0, 2).unwrap();

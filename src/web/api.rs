@@ -208,7 +208,7 @@ async fn messages(
     State(state): State<AppState>,
     Path(fleet): Path<String>,
     Query(query): Query<ListQuery>,
-) -> ApiResult<Vec<crate::registry::timeline::TimelineMessage>> {
+) -> ApiResult<Vec<crate::registry::messages::MessageRow>> {
     let rows = read(&state, move |registry| {
         let fleet = registry.require_fleet(&fleet)?;
         registry.timeline(
