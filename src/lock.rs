@@ -39,26 +39,51 @@ impl Lock {
     /// Blocks until this process holds the lock called `name` (for example a fleet's, so
     /// two `up`s of one fleet never start the same agent twice).
     pub fn named(registry: &Utf8Path, name: &str) -> Result<Lock> {
-        let dir = lock_dir(registry);
-        std::fs::create_dir_all(&dir).map_err(|err| {
-            Error::failure(format!(
-                "cannot create the lock folder `{}`: {err}",
-                dir.display()
-            ))
-        })?;
-        let path = dir.join(format!("{name}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|err| {
-                Error::failure(format!("cannot open the lock `{}`: {err}", path.display()))
-            })?;
+        let (file, path) = open(registry, name)?;
         file.lock()
             .map_err(|err| Error::failure(format!("cannot lock `{}`: {err}", path.display())))?;
         Ok(Lock { file })
     }
+
+    /// The lock called `name` if nobody holds it, else `None` — the way to ask whether a
+    /// process (a monitor loop) still runs: the kernel drops a lock with its holder, so a
+    /// lock cannot go stale the way a recorded pid can.
+    pub fn try_named(registry: &Utf8Path, name: &str) -> Result<Option<Lock>> {
+        let (file, path) = open(registry, name)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Lock { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => Err(Error::failure(format!(
+                "cannot lock `{}`: {err}",
+                path.display()
+            ))),
+        }
+    }
+}
+
+fn open(registry: &Utf8Path, name: &str) -> Result<(File, PathBuf)> {
+    let dir = lock_dir(registry);
+    std::fs::create_dir_all(&dir).map_err(|err| {
+        Error::failure(format!(
+            "cannot create the lock folder `{}`: {err}",
+            dir.display()
+        ))
+    })?;
+    let path = dir.join(format!("{name}.lock"));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|err| {
+            Error::failure(format!("cannot open the lock `{}`: {err}", path.display()))
+        })?;
+    Ok((file, path))
+}
+
+/// The name of a fleet's monitor-loop lock.
+pub fn monitor_name(fleet: &str) -> String {
+    format!("monitor-{fleet}")
 }
 
 impl Drop for Lock {

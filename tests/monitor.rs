@@ -28,25 +28,50 @@ backend = "fake"
     )
 }
 
-fn start_monitor(h: &Harness, fleet: &str) -> Child {
-    h.cmd()
-        .args([
-            "monitor",
-            "start",
-            "--fleet",
-            fleet,
-            "--interval",
-            "200ms",
-            "--stall-after",
-            "1s",
-        ])
-        .stdout(
-            std::fs::File::create(h.home.path().join(format!("monitor-{fleet}.out")))
-                .expect("log file"),
-        )
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start monitor")
+/// A monitor loop this test started; ended (by its pid) when the test ends, even when
+/// an assertion fails first.
+struct Monitor(Child);
+
+impl Monitor {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.0.try_wait()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn start_monitor(h: &Harness, fleet: &str) -> Monitor {
+    Monitor(
+        h.cmd()
+            .args([
+                "monitor",
+                "start",
+                "--fleet",
+                fleet,
+                "--interval",
+                "200ms",
+                "--stall-after",
+                "1s",
+            ])
+            .stdout(
+                std::fs::File::create(h.home.path().join(format!("monitor-{fleet}.out")))
+                    .expect("log file"),
+            )
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start monitor"),
+    )
 }
 
 fn state(h: &Harness, fleet: &str, member: &str) -> String {
@@ -71,13 +96,15 @@ fn wait_state(h: &Harness, fleet: &str, member: &str, want: &str, timeout: Durat
     );
 }
 
-fn stop(mut child: Child) {
-    // Our own child, by pid.
+fn stop(mut monitor: Monitor) {
+    // Our own child, by pid; it records that it stopped, then the guard reaps it.
     let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::unistd::Pid::from_raw(monitor.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     );
-    let _ = child.wait();
+    wait_until(Duration::from_secs(5), || {
+        matches!(monitor.try_wait(), Ok(Some(_)))
+    });
 }
 
 fn count(h: &Harness, sql: &str) -> i64 {
@@ -301,7 +328,7 @@ fn one_loop_per_fleet_sigterm_stops_it_and_down_ends_it() {
     let second = h.run(&["monitor", "start", "--fleet", "lc", "--interval", "200ms"]);
     assert_eq!(second.status.code(), Some(1), "{}", transcript(&second));
     assert!(String::from_utf8_lossy(&second.stderr).contains(&format!(
-        "a monitor already runs for this fleet (pid {pid})"
+        "a monitor already runs for fleet `lc` (pid {pid})"
     )));
 
     nix::sys::signal::kill(
@@ -363,4 +390,47 @@ fn monitor_config_changes_settings() {
         ]),
         "interval = \"30s\"\nstall_after = \"5m\"\n"
     );
+}
+
+#[test]
+fn a_stale_monitor_row_neither_blocks_start_nor_gets_another_process_killed() {
+    let Some(h) = Harness::start() else { return };
+    let file = fleet_file(&h, "stale", "");
+    h.ok(&["up", &file]);
+    // A process of ours that happens to have the pid a dead loop left in the registry.
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .expect("sleep");
+    h.registry()
+        .execute(
+            "INSERT INTO monitors (fleet_id, pid, status) SELECT id, ?1, 'running' FROM fleets WHERE name = 'stale'",
+            [i64::from(bystander.id())],
+        )
+        .expect("stale row");
+    let status = h.ok(&["monitor", "status", "--fleet", "stale"]);
+    assert!(!status.contains("running"), "{status}");
+    let once = h.run(&[
+        "monitor",
+        "start",
+        "--fleet",
+        "stale",
+        "--once",
+        "--interval",
+        "200ms",
+    ]);
+    assert!(once.status.success(), "{}", transcript(&once));
+    h.registry()
+        .execute(
+            "UPDATE monitors SET status = 'running', pid = ?1",
+            [i64::from(bystander.id())],
+        )
+        .expect("stale again");
+    h.ok(&["down", &file]);
+    assert!(
+        matches!(bystander.try_wait(), Ok(None)),
+        "down must not signal a process that is not the monitor"
+    );
+    let _ = bystander.kill();
+    let _ = bystander.wait();
 }

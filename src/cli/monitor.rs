@@ -116,12 +116,7 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
             let registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
             let row = registry.monitor(fleet.id)?;
-            let running = row.as_ref().is_some_and(|m| {
-                m.status == "running"
-                    && m.pid
-                        .and_then(|p| u32::try_from(p).ok())
-                        .is_some_and(crate::process::is_alive)
-            });
+            let running = crate::monitor_stop::is_running(&registry, &fleet.name)?;
             let agents: Vec<_> = registry
                 .agents(fleet.id)?
                 .into_iter()

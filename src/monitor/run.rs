@@ -75,13 +75,28 @@ pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Resu
     let mut registry = Registry::open(&options.db)?;
     let fleet = registry.require_fleet(&options.fleet)?;
     let pid = std::process::id();
+    // Held for as long as this loop runs: the kernel releases it however the loop ends,
+    // so "is a monitor running?" never trusts a pid that may have been reused.
+    let Some(_running) =
+        crate::lock::Lock::try_named(&options.db, &crate::lock::monitor_name(&fleet.name))?
+    else {
+        let other = registry
+            .monitor(fleet.id)?
+            .and_then(|m| m.pid)
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default();
+        return Err(Error::failure(format!(
+            "a monitor already runs for fleet `{}`{other}",
+            fleet.name
+        ))
+        .hint("read its state with `cafleet monitor status`; `cafleet down` stops it"));
+    };
     let to_ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     registry.claim_monitor(
         fleet.id,
         pid,
         options.interval.map(to_ms),
         options.stall_after.map(to_ms),
-        |p| u32::try_from(p).is_ok_and(crate::process::is_alive),
     )?;
     registry.event(Some(fleet.id), None, "monitor.start", json!({"pid": pid}))?;
     let settings = file_settings(&fleet, &options.db);
@@ -95,6 +110,10 @@ pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Resu
     let reason = loop {
         if stop.load(Ordering::Relaxed) {
             break "stopped by a signal".to_string();
+        }
+        // Deleted under us (a test's temp folder, a purge by hand): nothing left to watch.
+        if !options.db.exists() {
+            return Ok("the registry file is gone".to_string());
         }
         let Some(fleet) = registry.fleet_by_name(&options.fleet)? else {
             break "the fleet was deleted".to_string();

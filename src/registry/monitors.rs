@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::Registry;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MonitorRow {
@@ -46,30 +46,18 @@ impl Registry {
             .optional()?)
     }
 
-    /// Records `pid` as the fleet's running monitor, unless another live process already
-    /// is (`is_alive` decides; a row left `running` by a killed loop is taken over).
-    /// Settings given override the stored ones; absent ones keep them (or the defaults).
+    /// Records `pid` as the fleet's running monitor. The caller holds the fleet's monitor
+    /// lock ([`crate::lock::monitor_name`]), which is what makes it the only one; a row
+    /// left `running` by a loop that was killed is simply taken over. Settings given
+    /// override the stored ones; absent ones keep them (or the defaults).
     pub fn claim_monitor(
         &mut self,
         fleet_id: i64,
         pid: u32,
         interval_ms: Option<i64>,
         stall_after_ms: Option<i64>,
-        is_alive: impl Fn(i64) -> bool,
     ) -> Result<()> {
         self.write(|tx| {
-            let running: Option<Option<i64>> = tx
-                .query_row(
-                    "SELECT pid FROM monitors WHERE fleet_id = ?1 AND status = 'running'",
-                    [fleet_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(Some(other)) = running
-                && other != i64::from(pid) && is_alive(other) {
-                    return Err(Error::failure(format!("a monitor already runs for this fleet (pid {other})"))
-                        .hint(format!("stop it with `kill {other}`, or read its state with `cafleet monitor status`")));
-                }
             tx.execute(
                 "INSERT INTO monitors (fleet_id, pid, status, started_at, last_tick_at, stopped_at, stop_reason)
                  VALUES (?1, ?2, 'running', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, NULL, NULL)
