@@ -599,3 +599,19 @@ fn two_concurrent_ups_start_each_agent_once() {
         .expect("count");
     assert_eq!(spawns, 6);
 }
+
+#[test]
+fn a_prompt_that_starts_with_a_dash_still_starts_the_agent() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "dash.toml",
+        "version = 1\n[fleet]\nname = \"dash\"\n[defaults]\nbackend = \"fake\"\n[director]\nprompt = \"---\\ntitle: lead\\n---\\n- plan the work\"\n",
+    );
+    let out = h.run(&["up", &file, "--wait", "--timeout", "20s"]);
+    assert!(out.status.success(), "{}", transcript(&out));
+    assert_eq!(h.tagged("dash").len(), 1);
+    assert!(
+        h.tagged("dash").iter().all(|t| !t.3),
+        "the agent must be running"
+    );
+}

@@ -91,14 +91,15 @@ pub fn argv(input: &ArgvInput<'_>) -> Vec<String> {
         }
     }
     argv.extend(input.args.iter().cloned());
+    // A prompt may start with `-` (YAML front matter, a list): it must never be read as a
+    // flag. claude (commander) and codex (clap) take `--` before the positional prompt;
+    // opencode (yargs) takes the value glued to its flag.
     if !input.prompt.is_empty() {
         match input.backend {
-            BackendName::Opencode => {
-                argv.extend(["--prompt".to_string(), input.prompt.to_string()])
-            }
+            BackendName::Opencode => argv.push(format!("--prompt={}", input.prompt)),
             // A command gets its prompt in CAFLEET_PROMPT instead (see manifest).
             BackendName::Command => {}
-            _ => argv.push(input.prompt.to_string()),
+            _ => argv.extend(["--".to_string(), input.prompt.to_string()]),
         }
     }
     argv
@@ -140,26 +141,26 @@ mod tests {
 
     #[test]
     fn claude() {
-        insta::assert_snapshot!(line(BackendName::Claude, None, None, &[]), @"claude --permission-mode dontAsk --name api 'You are api.'");
-        insta::assert_snapshot!(line(BackendName::Claude, Some("opus"), Some("high"), &["--verbose"]), @"claude --permission-mode dontAsk --name api --model opus --effort high --verbose 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Claude, None, None, &[]), @"claude --permission-mode dontAsk --name api -- 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Claude, Some("opus"), Some("high"), &["--verbose"]), @"claude --permission-mode dontAsk --name api --model opus --effort high --verbose -- 'You are api.'");
     }
 
     #[test]
     fn codex() {
-        insta::assert_snapshot!(line(BackendName::Codex, None, None, &[]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write 'You are api.'");
-        insta::assert_snapshot!(line(BackendName::Codex, Some("gpt-5.4-mini"), Some("high"), &["--search"]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write --model gpt-5.4-mini -c model_reasoning_effort=high --search 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Codex, None, None, &[]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write -- 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Codex, Some("gpt-5.4-mini"), Some("high"), &["--search"]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write --model gpt-5.4-mini -c model_reasoning_effort=high --search -- 'You are api.'");
     }
 
     #[test]
     fn opencode() {
-        insta::assert_snapshot!(line(BackendName::Opencode, None, None, &[]), @"opencode --agent cafleet --prompt 'You are api.'");
-        insta::assert_snapshot!(line(BackendName::Opencode, Some("anthropic/claude-sonnet-4-6"), None, &["--log-level", "INFO"]), @"opencode --agent cafleet --model anthropic/claude-sonnet-4-6 --log-level INFO --prompt 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Opencode, None, None, &[]), @"opencode --agent cafleet '--prompt=You are api.'");
+        insta::assert_snapshot!(line(BackendName::Opencode, Some("anthropic/claude-sonnet-4-6"), None, &["--log-level", "INFO"]), @"opencode --agent cafleet --model anthropic/claude-sonnet-4-6 --log-level INFO '--prompt=You are api.'");
     }
 
     #[test]
     fn command_and_fake() {
         insta::assert_snapshot!(line(BackendName::Command, None, None, &["--fast"]), @"./watch.sh --ci --fast");
-        insta::assert_snapshot!(line(BackendName::Fake, Some("small"), None, &[]), @"cafleet agent fake --name api --options {} 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Fake, Some("small"), None, &[]), @"cafleet agent fake --name api --options {} -- 'You are api.'");
     }
 
     #[test]
