@@ -100,3 +100,46 @@ fn ping_presses_enter_and_nudge_is_stored_and_announced() {
     let missing = h.run(&["member", "ping", "nobody"]);
     assert_eq!(missing.status.code(), Some(3), "{}", transcript(&missing));
 }
+
+#[test]
+fn inside_a_pane_an_agent_cannot_speak_as_another() {
+    let Some(h) = Harness::start() else { return };
+    h.register_idle("f", &["a".into(), "b".into()]);
+    h.register_idle("g", &["a".into()]);
+    h.ok(&[
+        "message",
+        "send",
+        "--fleet",
+        "f",
+        "--as",
+        "b",
+        "--to",
+        "a",
+        "for a only",
+    ]);
+    let as_agent = |args: &[&str]| {
+        h.cmd()
+            .env("CAFLEET_FLEET", "f")
+            .env("CAFLEET_MEMBER", "b")
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    // b may name itself, and read its own inbox.
+    let own = as_agent(&["message", "inbox", "--as", "b", "--json"]);
+    assert!(own.status.success(), "{}", transcript(&own));
+    for args in [
+        vec!["message", "inbox", "--as", "a"],
+        vec!["message", "ack", "1", "--as", "a"],
+        vec!["message", "inbox", "--fleet", "g"],
+    ] {
+        let out = as_agent(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", transcript(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("hint:"));
+    }
+    let state: String = h
+        .registry()
+        .query_row("SELECT state FROM messages WHERE id = 1", [], |r| r.get(0))
+        .expect("row");
+    assert_eq!(state, "queued", "nobody but a may read a's message");
+}

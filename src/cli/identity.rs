@@ -37,6 +37,7 @@ impl IdentityArgs {
 
     /// The fleet and the speaking member; the member must exist in the fleet.
     pub fn speaker(&self, registry: &Registry) -> Result<(FleetRow, AgentRow)> {
+        self.refuse_impersonation()?;
         let fleet = self.fleet(registry)?;
         let member = resolve_member(
             registry,
@@ -44,6 +45,32 @@ impl IdentityArgs {
             self.member.clone().or_else(|| env(MEMBER_ENV)),
         )?;
         Ok((fleet, member))
+    }
+}
+
+impl IdentityArgs {
+    /// Inside an agent's pane (`CAFLEET_MEMBER` set) the agent is who it is: `--as` and
+    /// `--fleet` may repeat that identity but not change it, so no agent can read or
+    /// acknowledge another's messages. Operators outside a pane have no such variable.
+    fn refuse_impersonation(&self) -> Result<()> {
+        let Some(me) = env(MEMBER_ENV) else {
+            return Ok(());
+        };
+        if let Some(other) = self.member.as_deref().filter(|m| *m != me) {
+            return Err(Error::usage(format!(
+                "this pane is `{me}` ({MEMBER_ENV}); it cannot speak as `{other}`"
+            ))
+            .hint("an agent reads and acknowledges only its own messages; drop --as"));
+        }
+        if let (Some(mine), Some(other)) = (env(FLEET_ENV), self.fleet.as_deref())
+            && other != mine
+        {
+            return Err(Error::usage(format!(
+                "this pane belongs to fleet `{mine}` ({FLEET_ENV}); it cannot act in `{other}`"
+            ))
+            .hint("drop --fleet, or run the command outside the agent's pane"));
+        }
+        Ok(())
     }
 }
 
