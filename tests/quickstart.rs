@@ -116,3 +116,34 @@ fn a_message_to_a_dead_agent_stays_queued_until_up_brings_it_back() {
         state(&h)
     );
 }
+
+#[test]
+fn up_announces_a_message_whose_notifier_died() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "lost.toml",
+        "version = 1\n[fleet]\nname = \"lost\"\n[defaults]\nbackend = \"fake\"\n[director]\n[[member]]\nname = \"w\"\n",
+    );
+    h.ok(&["up", &file, "--wait"]);
+    // Stored, but the notifier that should have announced it never ran.
+    h.registry()
+        .execute(
+            "INSERT INTO messages (fleet_id, sender, recipient, body) SELECT id, 'director', 'w', 'hello' FROM fleets WHERE name = 'lost'",
+            [],
+        )
+        .expect("insert");
+    let out = h.ok(&["up", &file]);
+    assert!(out.contains("announcing 1 queued message(s)"), "{out}");
+    let read = || {
+        h.registry()
+            .query_row("SELECT state FROM messages WHERE id = 1", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || read() == "read"),
+        "{}",
+        read()
+    );
+}

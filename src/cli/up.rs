@@ -212,12 +212,13 @@ fn announce_queued(
     let row = registry.require_fleet(fleet)?;
     let mut ids = Vec::new();
     for recipient in registry.recipients_with_pending(row.id)? {
-        // A queued message without a reason is still in a notifier's hands.
+        // Every queued message, also one whose notifier died before recording why: a
+        // notifier re-reads under the agent's lock, so a message another one is already
+        // announcing is never announced twice.
         ids.extend(
             registry
                 .pending_messages(row.id, &recipient)?
                 .into_iter()
-                .filter(|m| m.state_reason.is_some())
                 .map(|m| m.id),
         );
     }
