@@ -50,13 +50,25 @@ impl MessageRow {
 pub(super) const COLUMNS: &str = "id, fleet_id, sender, recipient, body, kind, state, state_reason, broadcast_id, \
                        created_at, notified_at, read_at, acked_at";
 
+/// A body as stored: cafleet writes BLOBs, but a row written by another tool (or by hand
+/// with `sqlite3`) may hold TEXT; both are the same bytes.
+fn body_bytes(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
+    use rusqlite::types::ValueRef;
+    match row.get_ref(index)? {
+        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => Ok(bytes.to_vec()),
+        ValueRef::Null => Ok(Vec::new()),
+        ValueRef::Integer(n) => Ok(n.to_string().into_bytes()),
+        ValueRef::Real(x) => Ok(x.to_string().into_bytes()),
+    }
+}
+
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
         id: row.get(0)?,
         fleet_id: row.get(1)?,
         sender: row.get(2)?,
         recipient: row.get(3)?,
-        body: row.get(4)?,
+        body: body_bytes(row, 4)?,
         kind: row.get(5)?,
         state: row.get(6)?,
         state_reason: row.get(7)?,
