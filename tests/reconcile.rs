@@ -615,3 +615,25 @@ fn a_prompt_that_starts_with_a_dash_still_starts_the_agent() {
         "the agent must be running"
     );
 }
+
+#[test]
+fn down_of_an_unknown_fleet_name_is_not_found_but_of_a_file_never_up_is_fine() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "never.toml",
+        "version = 1\n[fleet]\nname = \"never\"\n[defaults]\nbackend = \"fake\"\n[director]\n",
+    );
+    let out = h.ok(&["down", &file]);
+    assert!(
+        out.contains("fleet `never` was never brought up: nothing to do"),
+        "{out}"
+    );
+    h.register_idle("real", &["a".into()]);
+    let typo = h.run(&["down", "--fleet", "reel"]);
+    assert_eq!(typo.status.code(), Some(3), "{}", transcript(&typo));
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("hint: registered fleets: real"),
+        "{}",
+        transcript(&typo)
+    );
+}

@@ -29,7 +29,8 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
     let mut registry = globals.registry()?;
     let name = match (&args.file, &args.fleet) {
         (Some(file), _) => Some(config::load(globals, file)?.name),
-        (None, Some(name)) => Some(name.clone()),
+        // A name typed by hand must exist (a typo is not "already down").
+        (None, Some(name)) => Some(registry.require_fleet(name)?.name),
         (None, None) if std::path::Path::new("fleet.toml").exists() => {
             Some(config::load(globals, "fleet.toml".as_ref())?.name)
         }
@@ -43,7 +44,7 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
                     print_json(&serde_json::json!({"fleet": name, "stopped": 0, "purged": false}))?;
                 } else {
                     print(&format!(
-                        "fleet `{name}` is not registered: nothing to do\n"
+                        "fleet `{name}` was never brought up: nothing to do\n"
                     ))?;
                 }
                 return Ok(ExitCode::SUCCESS);
