@@ -81,6 +81,11 @@ fn open(registry: &Utf8Path, name: &str) -> Result<(File, PathBuf)> {
     Ok((file, path))
 }
 
+/// The name of the lock one `up`, `down` or `fleet delete` of a fleet holds.
+pub fn fleet_name(fleet: &str) -> String {
+    format!("fleet-{fleet}")
+}
+
 /// The name of a fleet's monitor-loop lock.
 pub fn monitor_name(fleet: &str) -> String {
     format!("monitor-{fleet}")

@@ -182,8 +182,17 @@ pub fn kill_pane(tmux: &Tmux, pane: &str, fleet: &str, member: &str) -> Result<b
         return Ok(false);
     }
     tmux.kill_pane(pane_id)?;
-    if let Some(pid) = found.pid {
-        crate::process::terminate(pid, KILL_GRACE)?;
+    // Killing the pane hangs up its terminal; whatever the agent started in its own
+    // process group (codex's helpers, a dev server) is ended here, by that group.
+    if let Some(pid) = found.pid
+        && crate::process::terminate(pid, KILL_GRACE)?.left_something()
+    {
+        return Err(Error::failure(format!(
+            "processes of `{member}` (process group {pid}) survived SIGKILL"
+        ))
+        .hint(format!(
+            "look at them with `ps -g {pid}`; cafleet left them running"
+        )));
     }
     Ok(true)
 }

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{FleetPanes, TAG_HASH, TAG_MEMBER, TAGS, tmux_for};
+use super::{FleetPanes, TAG_FLEET, TAG_HASH, TAG_MEMBER, TAGS, tmux_for};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::registry::agents::AgentRow;
@@ -129,7 +129,10 @@ pub fn pane_text(
         .and_then(|p| p.parse().ok())
         .ok_or_else(no_pane)?;
     let pane = tmux.pane(pane_id, &TAGS)?.ok_or_else(no_pane)?;
-    if pane.option(TAG_MEMBER) != Some(agent.name.as_str()) {
+    // tmux reuses pane ids: show the text only if the pane still names this agent.
+    if pane.option(TAG_FLEET) != Some(fleet.name.as_str())
+        || pane.option(TAG_MEMBER) != Some(agent.name.as_str())
+    {
         return Err(no_pane());
     }
     tmux.capture_pane(pane_id, history)

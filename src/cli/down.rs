@@ -54,7 +54,7 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
     };
     let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
     let db = registry.path().to_owned();
-    let _fleet_lock = crate::lock::Lock::named(&db, &format!("fleet-{}", fleet.name))?;
+    let _fleet_lock = crate::lock::Lock::named(&db, &crate::lock::fleet_name(&fleet.name))?;
     crate::monitor_stop::stop(&mut registry, &fleet)?;
     let mut out = Vec::new();
     let stopped = apply::down(&mut registry, &tmux, &fleet, &mut out)?;

@@ -112,6 +112,8 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
             let mut registry = globals.registry()?;
             let fleet = registry.require_fleet(&name)?;
             let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
+            let db = registry.path().to_owned();
+            let _fleet_lock = crate::lock::Lock::named(&db, &crate::lock::fleet_name(&fleet.name))?;
             crate::monitor_stop::stop(&mut registry, &fleet)?;
             let mut out = Vec::new();
             apply::down(&mut registry, &tmux, &fleet, &mut out)?;

@@ -57,6 +57,7 @@ impl BodyArgs {
         let body = match (&self.text, &self.file) {
             (_, Some(path)) => std::fs::read(path).map_err(|err| {
                 Error::failure(format!("cannot read `{}`: {err}", path.display()))
+                    .hint("pass an existing file, or `-` to read the message from stdin")
             })?,
             (Some(text), None) if text == "-" => {
                 let mut body = Vec::new();

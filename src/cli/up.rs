@@ -98,6 +98,9 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         .clone()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| fleet.socket.clone());
+    let tmux = apply::tmux_for(Some(&socket), "");
+    // One reconcile of a fleet at a time: a second `up` waits, then finds it in sync.
+    let _fleet_lock = crate::lock::Lock::named(&db_path, &crate::lock::fleet_name(&fleet.name))?;
     // A fleet that is up on another tmux server would be started a second time here
     // while its agents run on there: say so instead.
     if let Some(row) = registry.fleet_by_name(&fleet.name)?
@@ -127,9 +130,6 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
             fleet.name
         )));
     }
-    let tmux = apply::tmux_for(Some(&socket), "");
-    // One reconcile of a fleet at a time: a second `up` waits, then finds it in sync.
-    let _fleet_lock = crate::lock::Lock::named(&db_path, &format!("fleet-{}", fleet.name))?;
     let observed = apply::observe(&registry, &tmux, &fleet.name)?;
     let options = plan::Options {
         no_recreate: args.no_recreate,
