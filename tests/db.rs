@@ -141,3 +141,19 @@ fn many_processes_may_create_the_registry_at_once() {
         }
     }
 }
+
+#[test]
+fn a_new_registry_is_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().expect("tmp");
+    let output = cafleet(home.path())
+        .args(["db", "init"])
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{}", transcript(&output));
+    let dir = home.path().join(".local/share/cafleet");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("cafleet.db")), 0o600);
+}

@@ -50,19 +50,32 @@ pub struct Registry {
 impl Registry {
     /// Opens the registry at `path`, creating and migrating it when needed.
     pub fn open(path: &Utf8Path) -> Result<Registry> {
+        use std::os::unix::fs::PermissionsExt;
+        // Every message of the team is in here: a new registry is the user's alone (its
+        // -wal and -shm files take the database file's mode).
+        let private = |p: &Utf8Path, mode: u32| {
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|err| {
-                Error::failure(format!(
-                    "cannot create the registry folder `{parent}`: {err}"
-                ))
-                .hint("pass --db PATH to put the registry somewhere writable")
-            })?;
+            if !parent.exists() {
+                std::fs::create_dir_all(parent).map_err(|err| {
+                    Error::failure(format!(
+                        "cannot create the registry folder `{parent}`: {err}"
+                    ))
+                    .hint("pass --db PATH to put the registry somewhere writable")
+                })?;
+                private(parent, 0o700);
+            }
         }
+        let created = !path.exists();
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(|err| open_error(path, err))?;
+        if created {
+            private(path, 0o600);
+        }
         let mut registry = Registry {
             conn,
             path: path.to_owned(),
