@@ -56,16 +56,16 @@ impl Registry {
         let private = |p: &Utf8Path, mode: u32| {
             let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_str().is_empty()) {
-            if !parent.exists() {
-                std::fs::create_dir_all(parent).map_err(|err| {
-                    Error::failure(format!(
-                        "cannot create the registry folder `{parent}`: {err}"
-                    ))
-                    .hint("pass --db PATH to put the registry somewhere writable")
-                })?;
-                private(parent, 0o700);
-            }
+        if let Some(parent) = path.parent().filter(|p| !p.as_str().is_empty())
+            && !parent.exists()
+        {
+            std::fs::create_dir_all(parent).map_err(|err| {
+                Error::failure(format!(
+                    "cannot create the registry folder `{parent}`: {err}"
+                ))
+                .hint("pass --db PATH to put the registry somewhere writable")
+            })?;
+            private(parent, 0o700);
         }
         let created = !path.exists();
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
