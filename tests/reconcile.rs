@@ -637,3 +637,52 @@ fn down_of_an_unknown_fleet_name_is_not_found_but_of_a_file_never_up_is_fine() {
         transcript(&typo)
     );
 }
+
+#[test]
+fn up_refuses_to_start_agents_whose_program_is_missing() {
+    let Some(h) = Harness::start() else { return };
+    // A PATH holding tmux and nothing else, whatever this machine has installed.
+    let bin = h.home.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let tmux = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("tmux"))
+        .find(|p| p.exists())
+        .expect("tmux on PATH");
+    std::os::unix::fs::symlink(tmux, bin.join("tmux")).expect("symlink");
+    let file = h.write(
+        "missing.toml",
+        r#"version = 1
+[fleet]
+name = "missing"
+[defaults]
+backend = "claude"
+[director]
+[[member]]
+name = "api"
+[[member]]
+name = "bot"
+backend = "command"
+command = ["no-such-program-here", "--flag"]
+[[member]]
+name = "ok"
+backend = "fake"
+"#,
+    );
+    let out = h
+        .cmd()
+        .env("PATH", &bin)
+        .args(["up", &file])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", transcript(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: not installed or not on PATH: `claude` (for director, api); `no-such-program-here` (for bot)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: install claude with `npm install -g @anthropic-ai/claude-code`"),
+        "{stderr}"
+    );
+    assert!(h.tagged("missing").is_empty(), "nothing may start");
+}

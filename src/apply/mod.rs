@@ -47,6 +47,22 @@ pub fn tmux_for(override_socket: Option<&str>, fleet_socket: &str) -> Tmux {
     }
 }
 
+/// Where `program` would be found: a path with a `/` as it is (relative to `cwd`),
+/// otherwise the first executable of that name on `path`.
+pub fn find_program(program: &str, path: &str, cwd: &Utf8Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let candidate = cwd.as_std_path().join(program);
+        return executable(&candidate).then_some(candidate);
+    }
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+}
+
 /// What an agent needs to be started in a pane.
 pub struct SpawnRequest<'a> {
     pub fleet: &'a FleetRow,

@@ -149,6 +149,7 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::from(if plan.has_changes() { 2 } else { 0 }));
     }
+    check_programs(&fleet, &plan)?;
     let report = if plan.has_changes() {
         let mut out: Vec<u8> = Vec::new();
         let report = apply::run(
@@ -199,6 +200,69 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         return attach(&tmux, &fleet.session);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses to start agents whose program is not installed: each would open a pane that
+/// dies at once. One error names every missing program and who needs it.
+fn check_programs(fleet: &crate::manifest::Fleet, plan: &Plan) -> Result<()> {
+    let mut missing: Vec<(String, Vec<String>)> = Vec::new();
+    for step in &plan.steps {
+        if !matches!(
+            step.action,
+            plan::Action::Create { .. } | plan::Action::Recreate { .. }
+        ) {
+            continue;
+        }
+        let Some(agent) = fleet.agent(&step.name) else {
+            continue;
+        };
+        // The fake is this very binary.
+        if agent.spec.backend == crate::manifest::BackendName::Fake {
+            continue;
+        }
+        let Some(program) = agent.spec.argv.first() else {
+            continue;
+        };
+        let path = agent
+            .spec
+            .env
+            .get("PATH")
+            .cloned()
+            .or_else(|| std::env::var("PATH").ok())
+            .unwrap_or_default();
+        if apply::find_program(program, &path, &agent.spec.cwd).is_none() {
+            match missing.iter_mut().find(|(p, _)| p == program) {
+                Some((_, who)) => who.push(agent.name.clone()),
+                None => missing.push((program.clone(), vec![agent.name.clone()])),
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = missing
+        .iter()
+        .map(|(p, who)| format!("`{p}` (for {})", who.join(", ")))
+        .collect();
+    let mut err = Error::failure(format!("not installed or not on PATH: {}", list.join("; ")));
+    for (program, _) in &missing {
+        if let Some(install) = install_hint(program) {
+            err = err.hint(install);
+        }
+    }
+    Err(err.hint("nothing was started; `cafleet doctor` checks every backend"))
+}
+
+fn install_hint(program: &str) -> Option<String> {
+    let package = match program {
+        "claude" => "@anthropic-ai/claude-code",
+        "codex" => "@openai/codex",
+        "opencode" => "opencode-ai",
+        _ => return None,
+    };
+    Some(format!(
+        "install {program} with `npm install -g {package}`, or try the team on backend = \"fake\""
+    ))
 }
 
 /// Hands every message still `queued` in the fleet to a detached notifier, now that the
