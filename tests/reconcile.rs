@@ -334,7 +334,7 @@ fake = { ready_after = "1h" }
     assert_eq!(output.status.code(), Some(4), "{}", transcript(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("error: not ready after 2s: laggard"),
+        stderr.contains("error: not ready after 2s: laggard (still starting)"),
         "{stderr}"
     );
     assert!(!stderr.contains("quick"), "{stderr}");
@@ -685,4 +685,22 @@ backend = "fake"
         "{stderr}"
     );
     assert!(h.tagged("missing").is_empty(), "nothing may start");
+}
+
+#[test]
+fn wait_says_when_an_agent_waits_at_a_sign_in_screen() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "gate.toml",
+        "version = 1\n[fleet]\nname = \"gate\"\n[defaults]\nbackend = \"fake\"\n[director]\n[[member]]\nname = \"locked\"\nfake = { screen = \"login\" }\n",
+    );
+    let out = h.run(&["up", &file, "--wait", "--timeout", "2s", "--json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", transcript(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("locked (it shows a sign-in screen: log it in once by hand)"),
+        "{stderr}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["not_ready"][0]["name"], "locked", "{json}");
 }

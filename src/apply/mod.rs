@@ -348,53 +348,73 @@ fn spawn_agent(
 }
 
 /// Waits until every named agent's pane shows it is ready, or `timeout` passes.
-/// Returns the names that were not ready in time.
+/// Returns the agents that were not ready in time, each with what its pane shows.
 pub fn wait_ready(
     tmux: &Tmux,
     agents: &[(String, String, crate::manifest::BackendName)],
     timeout: Duration,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, String)>> {
     let deadline = Instant::now() + timeout;
     let mut pending: Vec<&(String, String, crate::manifest::BackendName)> = agents.iter().collect();
     loop {
         let mut still = Vec::new();
         for item in pending {
-            let (_, pane, backend) = item;
-            if !is_ready(tmux, pane, *backend)? {
-                still.push(item);
+            let (name, pane, backend) = item;
+            if let Some(why) = not_ready(tmux, pane, *backend)? {
+                still.push((item, name.clone(), why));
             }
         }
-        pending = still;
-        if pending.is_empty() {
+        if still.is_empty() {
             return Ok(Vec::new());
         }
         if Instant::now() >= deadline {
-            return Ok(pending
+            return Ok(still
                 .into_iter()
-                .map(|(name, _, _)| name.clone())
+                .map(|(_, name, why)| (name, why))
                 .collect());
         }
+        pending = still.into_iter().map(|(item, _, _)| item).collect();
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-fn is_ready(tmux: &Tmux, pane: &str, backend: crate::manifest::BackendName) -> Result<bool> {
-    let Ok(pane_id) = pane.parse::<PaneId>() else {
-        return Ok(false);
+/// Why an agent is not ready yet, or `None` when it is.
+fn not_ready(
+    tmux: &Tmux,
+    pane: &str,
+    backend: crate::manifest::BackendName,
+) -> Result<Option<String>> {
+    use crate::backend::screens::{Screen, classify};
+    let Some(found) = pane
+        .parse::<PaneId>()
+        .ok()
+        .map(|id| tmux.pane(id, &[]))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(Some("its pane is gone".into()));
     };
-    let Some(found) = tmux.pane(pane_id, &[])? else {
-        return Ok(false);
-    };
-    if found.dead {
-        return Ok(false);
+    if found.exited() {
+        return Ok(Some(match found.dead_status {
+            Some(code) => format!("it exited with status {code}"),
+            None => "its process exited".into(),
+        }));
     }
     if backend == crate::manifest::BackendName::Command {
         // Any program: running is all "ready" can mean.
-        return Ok(true);
+        return Ok(None);
     }
-    use crate::backend::screens::{Screen, classify};
-    let screen = classify(backend, &tmux.capture_pane(pane_id, None)?);
-    Ok(matches!(screen, Screen::Composer | Screen::Working))
+    Ok(
+        match classify(backend, &tmux.capture_pane(found.id, None)?) {
+            Screen::Composer | Screen::Working => None,
+            Screen::Login => Some("it shows a sign-in screen: log it in once by hand".into()),
+            Screen::Trust => {
+                Some("it asks whether to trust the folder: answer it once by hand".into())
+            }
+            Screen::Prompt => Some("it shows a question".into()),
+            Screen::Unknown => Some("still starting".into()),
+        },
+    )
 }
 
 /// `down`: kills every pane tagged with the fleet (and only those), the session if

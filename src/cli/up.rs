@@ -182,14 +182,18 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     }
     if args.json {
         print_json(
-            &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards }),
+            &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards.iter().map(|(name, reason)| serde_json::json!({"name": name, "reason": reason})).collect::<Vec<_>>() }),
         )?;
     }
     if !laggards.is_empty() {
         return Err(Error::timeout(format!(
             "not ready after {}: {}",
             crate::manifest::duration::format(args.timeout),
-            laggards.join(", ")
+            laggards
+                .iter()
+                .map(|(name, why)| format!("{name} ({why})"))
+                .collect::<Vec<_>>()
+                .join("; ")
         ))
         .hint(
             "look at their screens with `cafleet logs NAME`, or wait longer with --timeout"
@@ -299,7 +303,7 @@ fn wait(
     fleet: &str,
     plan: &Plan,
     timeout: Duration,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, String)>> {
     let row = registry.require_fleet(fleet)?;
     let declared: Vec<&str> = plan
         .steps
@@ -321,7 +325,8 @@ fn wait(
     }
     let laggards = apply::wait_ready(tmux, &agents, timeout)?;
     for agent in registry.agents(row.id)? {
-        let ready = declared.contains(&agent.name.as_str()) && !laggards.contains(&agent.name);
+        let ready = declared.contains(&agent.name.as_str())
+            && !laggards.iter().any(|(name, _)| *name == agent.name);
         if ready && agent.status == "starting" {
             registry.set_agent_status(agent.id, "idle", None)?;
         }
