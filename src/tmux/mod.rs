@@ -260,7 +260,7 @@ impl Tmux {
         let program = self.inner.program.display();
         let error = Error::failure(format!("cannot run `{program}`: {err}"));
         if err.kind() == std::io::ErrorKind::NotFound {
-            error.hint("install tmux (3.2 or newer) and make sure it is on PATH")
+            error.hint("install tmux (3.3 or newer) and make sure it is on PATH")
         } else {
             error
         }
@@ -318,5 +318,5 @@ impl Failed {
 /// What a `-F` query printed that could not be understood.
 fn unexpected(command: &str, detail: String) -> Error {
     Error::failure(format!("unexpected output from `tmux {command}`: {detail}"))
-        .hint("cafleet needs tmux 3.2 or newer; check `tmux -V`")
+        .hint("cafleet needs tmux 3.3 or newer; check `tmux -V`")
 }
