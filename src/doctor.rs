@@ -152,7 +152,12 @@ pub fn run(probe: &Probe<'_>) -> Report {
     for agent in Agent::ALL {
         checks.push(check_skills(agent, probe.env));
     }
-    checks.extend(check_monitors(inspection.as_ref()));
+    let running = |monitor: &RunningMonitor| match &probe.db_path {
+        // The loop holds this lock while it runs; a recorded pid may be stale or reused.
+        Ok(db) => crate::lock::is_held(db, &crate::lock::monitor_name(&monitor.fleet)),
+        Err(_) => false,
+    };
+    checks.extend(check_monitors(inspection.as_ref(), running));
     Report {
         ok: checks.iter().all(|c| c.status != Status::Fail),
         checks,
@@ -381,7 +386,10 @@ fn check_skills(agent: Agent, env: &dyn Fn(&str) -> Option<String>) -> Check {
     }
 }
 
-fn check_monitors(inspection: Option<&Inspection>) -> Vec<Check> {
+fn check_monitors(
+    inspection: Option<&Inspection>,
+    is_running: impl Fn(&RunningMonitor) -> bool,
+) -> Vec<Check> {
     let monitors: &[RunningMonitor] = match inspection {
         Some(Inspection::Present { monitors, .. }) => monitors,
         Some(Inspection::Missing) => {
@@ -403,7 +411,7 @@ fn check_monitors(inspection: Option<&Inspection>) -> Vec<Check> {
             let fleet = &monitor.fleet;
             let restart = format!("cafleet monitor start --fleet {fleet}");
             match monitor.pid {
-                Some(pid) if pid_alive(pid) => {
+                Some(pid) if is_running(monitor) => {
                     let tick = monitor
                         .last_tick_at
                         .as_deref()
@@ -418,7 +426,9 @@ fn check_monitors(inspection: Option<&Inspection>) -> Vec<Check> {
                 Some(pid) => Check::new(
                     name,
                     Status::Warn,
-                    format!("fleet `{fleet}`: marked running but pid {pid} is gone"),
+                    format!(
+                        "fleet `{fleet}`: marked running (pid {pid}) but no loop holds its lock"
+                    ),
                 )
                 .fix(restart),
                 None => Check::new(
@@ -430,21 +440,6 @@ fn check_monitors(inspection: Option<&Inspection>) -> Vec<Check> {
             }
         })
         .collect()
-}
-
-fn pid_alive(pid: i64) -> bool {
-    let Ok(pid) = i32::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
-        Ok(()) => true,
-        // It exists but belongs to someone else.
-        Err(nix::errno::Errno::EPERM) => true,
-        Err(_) => false,
-    }
 }
 
 /// The first executable file called `name` in the directories of `path_var`.
@@ -625,7 +620,7 @@ mod tests {
                 },
             ],
         };
-        let checks = check_monitors(Some(&inspection));
+        let checks = check_monitors(Some(&inspection), |m| m.fleet == "live");
         assert_eq!(checks[0].status, Status::Ok);
         assert_eq!(checks[1].status, Status::Warn);
         assert_eq!(

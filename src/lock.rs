@@ -61,6 +61,16 @@ impl Lock {
     }
 }
 
+/// Whether some process holds the lock called `name` right now. Creates nothing: a lock
+/// file that does not exist was never held.
+pub fn is_held(registry: &Utf8Path, name: &str) -> bool {
+    let path = lock_dir(registry).join(format!("{name}.lock"));
+    let Ok(file) = OpenOptions::new().write(true).open(&path) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
 fn open(registry: &Utf8Path, name: &str) -> Result<(File, PathBuf)> {
     let dir = lock_dir(registry);
     std::fs::create_dir_all(&dir).map_err(|err| {

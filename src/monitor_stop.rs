@@ -4,13 +4,13 @@
 //! a pid reused by some other process is never touched.
 
 use crate::error::Result;
-use crate::lock::{Lock, monitor_name};
+use crate::lock::monitor_name;
 use crate::registry::Registry;
 use crate::registry::fleets::FleetRow;
 
 /// Whether a monitor loop of `fleet` is running now.
 pub fn is_running(registry: &Registry, fleet: &str) -> Result<bool> {
-    Ok(Lock::try_named(registry.path(), &monitor_name(fleet))?.is_none())
+    Ok(crate::lock::is_held(registry.path(), &monitor_name(fleet)))
 }
 
 pub fn stop(registry: &mut Registry, fleet: &FleetRow) -> Result<()> {

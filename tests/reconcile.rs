@@ -704,3 +704,113 @@ fn wait_says_when_an_agent_waits_at_a_sign_in_screen() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["not_ready"][0]["name"], "locked", "{json}");
 }
+
+#[test]
+fn a_director_that_runs_down_in_its_own_pane_stops_the_team_and_itself_last() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "selfdown.toml",
+        "version = 1\n[fleet]\nname = \"selfdown\"\n[defaults]\nbackend = \"fake\"\n[director]\nbackend = \"command\"\ncommand = [\"bash\", \"--norc\", \"--noprofile\"]\n[[member]]\nname = \"m1\"\n[[member]]\nname = \"m2\"\n",
+    );
+    h.ok(&["up", &file, "--wait"]);
+    let director: cafleet::tmux::PaneId = panes_by_member(&h, "selfdown")["director"]
+        .parse()
+        .expect("pane id");
+    // The Director types `cafleet down` into its own shell: `cafleet` is on the pane's PATH.
+    h.tmux()
+        .send_text(director, "cafleet down --fleet selfdown")
+        .expect("type");
+    h.tmux()
+        .send_keys(director, &[cafleet::tmux::Key::Enter])
+        .expect("enter");
+    let done = wait_until(Duration::from_secs(15), || h.tagged("selfdown").is_empty());
+    let screen = h.tmux().capture_pane(director, None).unwrap_or_default();
+    assert!(done, "still tagged: {:?}\n{screen}", h.tagged("selfdown"));
+    let conn = h.registry();
+    let status: String = conn
+        .query_row(
+            "SELECT status FROM fleets WHERE name = 'selfdown'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("fleet");
+    assert_eq!(status, "down");
+    let finished: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE kind = 'down.done'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(finished, 1);
+}
+
+#[test]
+fn wait_does_not_wait_out_an_agent_that_exited() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "quit.toml",
+        "version = 1\n[fleet]\nname = \"quit\"\n[defaults]\nbackend = \"fake\"\n[director]\n[[member]]\nname = \"quitter\"\nbackend = \"command\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n",
+    );
+    let started = std::time::Instant::now();
+    let out = h.run(&["up", &file, "--wait", "--timeout", "120s"]);
+    assert_eq!(out.status.code(), Some(4), "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("quitter (it exited with status 3)"),
+        "{}",
+        transcript(&out)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "waited out the timeout: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn fleet_create_refuses_a_pane_of_another_fleet_and_member_create_a_fleet_that_is_down() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "owner.toml",
+        "version = 1\n[fleet]\nname = \"owner\"\n[defaults]\nbackend = \"fake\"\n[director]\n",
+    );
+    h.ok(&["up", &file]);
+    let pane = panes_by_member(&h, "owner")["director"].clone();
+    let socket = h.server.socket_path().to_string_lossy().into_owned();
+    let out = h
+        .cmd()
+        .env("TMUX", format!("{socket},1,0"))
+        .env("TMUX_PANE", &pane)
+        .args(["fleet", "create", "thief", "--backend", "fake"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("pane {pane} is `director` of fleet `owner`"))
+    );
+    assert_eq!(
+        panes_by_member(&h, "owner").get("director"),
+        Some(&pane),
+        "the pane keeps its fleet"
+    );
+
+    h.ok(&["down", &file]);
+    let out = h.run(&[
+        "member",
+        "create",
+        "--fleet",
+        "owner",
+        "--name",
+        "late",
+        "--backend",
+        "fake",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("hint: bring it up first with `cafleet up"),
+        "{}",
+        transcript(&out)
+    );
+    assert!(h.tagged("owner").is_empty());
+}

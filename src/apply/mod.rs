@@ -356,34 +356,37 @@ pub fn wait_ready(
 ) -> Result<Vec<(String, String)>> {
     let deadline = Instant::now() + timeout;
     let mut pending: Vec<&(String, String, crate::manifest::BackendName)> = agents.iter().collect();
+    let mut laggards = Vec::new();
     loop {
         let mut still = Vec::new();
         for item in pending {
             let (name, pane, backend) = item;
-            if let Some(why) = not_ready(tmux, pane, *backend)? {
-                still.push((item, name.clone(), why));
+            match not_ready(tmux, pane, *backend)? {
+                None => {}
+                // An agent whose process ended will not become ready by waiting.
+                Some((why, true)) => laggards.push((name.clone(), why)),
+                Some((why, false)) => still.push((item, name.clone(), why)),
             }
         }
         if still.is_empty() {
-            return Ok(Vec::new());
+            return Ok(laggards);
         }
         if Instant::now() >= deadline {
-            return Ok(still
-                .into_iter()
-                .map(|(_, name, why)| (name, why))
-                .collect());
+            laggards.extend(still.into_iter().map(|(_, name, why)| (name, why)));
+            return Ok(laggards);
         }
         pending = still.into_iter().map(|(item, _, _)| item).collect();
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// Why an agent is not ready yet, or `None` when it is.
+/// Why an agent is not ready yet, and whether that is final (its process ended), or
+/// `None` when it is ready.
 fn not_ready(
     tmux: &Tmux,
     pane: &str,
     backend: crate::manifest::BackendName,
-) -> Result<Option<String>> {
+) -> Result<Option<(String, bool)>> {
     use crate::backend::screens::{Screen, classify};
     let Some(found) = pane
         .parse::<PaneId>()
@@ -392,29 +395,37 @@ fn not_ready(
         .transpose()?
         .flatten()
     else {
-        return Ok(Some("its pane is gone".into()));
+        return Ok(Some(("its pane is gone".into(), true)));
     };
     if found.exited() {
-        return Ok(Some(match found.dead_status {
+        let why = match found.dead_status {
             Some(code) => format!("it exited with status {code}"),
             None => "its process exited".into(),
-        }));
+        };
+        return Ok(Some((why, true)));
     }
     if backend == crate::manifest::BackendName::Command {
         // Any program: running is all "ready" can mean.
         return Ok(None);
     }
-    Ok(
-        match classify(backend, &tmux.capture_pane(found.id, None)?) {
-            Screen::Composer | Screen::Working => None,
-            Screen::Login => Some("it shows a sign-in screen: log it in once by hand".into()),
-            Screen::Trust => {
-                Some("it asks whether to trust the folder: answer it once by hand".into())
-            }
-            Screen::Prompt => Some("it shows a question".into()),
-            Screen::Unknown => Some("still starting".into()),
-        },
-    )
+    let why = match classify(backend, &tmux.capture_pane(found.id, None)?) {
+        Screen::Composer | Screen::Working => return Ok(None),
+        Screen::Login => "it shows a sign-in screen: log it in once by hand",
+        Screen::Trust => "it asks whether to trust the folder: answer it once by hand",
+        Screen::Prompt => "it shows a question",
+        Screen::Unknown => "still starting",
+    };
+    Ok(Some((why.into(), false)))
+}
+
+/// What `down` did. `own_pane` is the pane `down` was run from (a Director bringing its
+/// own team down): it is left for last, for the caller to end with
+/// [`end_own_pane`] once everything is recorded and printed — ending it first would end
+/// `down` itself half way.
+#[derive(Debug, Default)]
+pub struct DownReport {
+    pub stopped: usize,
+    pub own_pane: Option<PaneId>,
 }
 
 /// `down`: kills every pane tagged with the fleet (and only those), the session if
@@ -424,9 +435,10 @@ pub fn down(
     tmux: &Tmux,
     fleet: &FleetRow,
     out: &mut dyn Write,
-) -> Result<usize> {
+) -> Result<DownReport> {
     registry.event(Some(fleet.id), None, "down.start", json!({}))?;
-    let mut killed = 0;
+    let mut report = DownReport::default();
+    let caller: Option<PaneId> = std::env::var("TMUX_PANE").ok().and_then(|p| p.parse().ok());
     let panes = fleet_panes(tmux, &fleet.name)?;
     for pane in &panes {
         let member = pane.option(TAG_MEMBER).unwrap_or_default().to_string();
@@ -443,8 +455,20 @@ pub fn down(
             );
             continue;
         }
+        if Some(pane.id) == caller {
+            report.own_pane = Some(pane.id);
+            report.stopped += 1;
+            registry.event(
+                Some(fleet.id),
+                Some(&member),
+                "kill",
+                json!({"pane": pane.id.to_string(), "reason": "down, run from this pane: ended last"}),
+            )?;
+            let _ = writeln!(out, "stopping {member} ({}) last: down runs in it", pane.id);
+            continue;
+        }
         if kill_pane(tmux, &pane.id.to_string(), &fleet.name, &member)? {
-            killed += 1;
+            report.stopped += 1;
             registry.event(
                 Some(fleet.id),
                 Some(&member),
@@ -454,7 +478,9 @@ pub fn down(
             let _ = writeln!(out, "stopped {member} ({})", pane.id);
         }
     }
-    if let Some(session) = tmux.find_session(&fleet.session)? {
+    if report.own_pane.is_none()
+        && let Some(session) = tmux.find_session(&fleet.session)?
+    {
         let untagged = tmux
             .list_panes(&TAGS)?
             .into_iter()
@@ -469,18 +495,32 @@ pub fn down(
         }
     }
     registry.set_fleet_status(fleet.id, "down")?;
-    let left = fleet_panes(tmux, &fleet.name)?;
+    let left: Vec<String> = fleet_panes(tmux, &fleet.name)?
+        .iter()
+        .filter(|p| Some(p.id) != report.own_pane)
+        .map(|p| p.id.to_string())
+        .collect();
     if !left.is_empty() {
-        let ids: Vec<String> = left.iter().map(|p| p.id.to_string()).collect();
         return Err(Error::failure(format!(
             "panes of `{}` are still there after down: {}",
             fleet.name,
-            ids.join(", ")
+            left.join(", ")
         ))
         .hint("run `cafleet down` again; if they stay, kill them with `tmux kill-pane -t ID`"));
     }
-    registry.event(Some(fleet.id), None, "down.done", json!({"killed": killed}))?;
-    Ok(killed)
+    registry.event(
+        Some(fleet.id),
+        None,
+        "down.done",
+        json!({"killed": report.stopped}),
+    )?;
+    Ok(report)
+}
+
+/// Ends the pane `down` ran in, after everything else. Its process group is ours too,
+/// so only tmux closes it: the hang-up ends the agent and this process with it.
+pub fn end_own_pane(tmux: &Tmux, pane: PaneId) {
+    let _ = tmux.kill_pane(pane);
 }
 
 /// The registry path written into agents' environment, absolute.

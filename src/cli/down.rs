@@ -57,7 +57,8 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
     let _fleet_lock = crate::lock::Lock::named(&db, &crate::lock::fleet_name(&fleet.name))?;
     crate::monitor_stop::stop(&mut registry, &fleet)?;
     let mut out = Vec::new();
-    let stopped = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+    let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+    let stopped = report.stopped;
     if args.purge {
         registry.purge_fleet(fleet.id)?;
     }
@@ -77,6 +78,11 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
             fleet.name,
             if stopped == 1 { "" } else { "s" }
         ))?;
+    }
+    // Last of all: the pane this runs in, when a Director brings its own team down.
+    drop(_fleet_lock);
+    if let Some(pane) = report.own_pane {
+        apply::end_own_pane(&tmux, pane);
     }
     Ok(ExitCode::SUCCESS)
 }

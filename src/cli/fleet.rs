@@ -116,9 +116,13 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
             let _fleet_lock = crate::lock::Lock::named(&db, &crate::lock::fleet_name(&fleet.name))?;
             crate::monitor_stop::stop(&mut registry, &fleet)?;
             let mut out = Vec::new();
-            apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+            let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
             registry.purge_fleet(fleet.id)?;
             print(&format!("deleted fleet `{name}`\n"))?;
+            drop(_fleet_lock);
+            if let Some(pane) = report.own_pane {
+                apply::end_own_pane(&tmux, pane);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -159,6 +163,16 @@ fn create(
     let found = tmux
         .pane(pane, &apply::TAGS)?
         .ok_or_else(|| Error::failure(format!("tmux does not know pane {pane}")))?;
+    // A pane already in a fleet (a member asked to "start a team", or the Director of
+    // another one) must not be taken over: its own fleet would lose it.
+    if let Some(other) = found.option(TAG_FLEET).filter(|f| *f != name) {
+        let member = found.option(TAG_MEMBER).unwrap_or("an agent");
+        return Err(
+            Error::failure(format!("pane {pane} is `{member}` of fleet `{other}`")).hint(format!(
+                "run `cafleet fleet create` in a pane of its own, or bring `{other}` down first"
+            )),
+        );
+    }
     let mut registry = globals.registry()?;
     if let Some(existing) = registry.fleet_by_name(name)?
         && existing.status == "up"

@@ -327,6 +327,17 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
     let mut registry = globals.registry()?;
     let db_path = apply::absolute_db(registry.path());
     let fleet = pick_fleet(&registry, args.fleet.as_deref())?;
+    if fleet.status != "up" {
+        let how = match &fleet.manifest_path {
+            Some(file) => format!("`cafleet up {file}`"),
+            None => format!(
+                "`cafleet fleet create {}` in the Director's pane",
+                fleet.name
+            ),
+        };
+        return Err(Error::failure(format!("fleet `{}` is down", fleet.name))
+            .hint(format!("bring it up first with {how}")));
+    }
     if registry
         .agent(fleet.id, name)?
         .is_some_and(|a| a.status != "removed" && a.status != "stopped")

@@ -97,6 +97,7 @@ impl Cmd {
 pub struct Batch {
     commands: Vec<Cmd>,
     stdin: Option<Vec<u8>>,
+    client_path: Option<String>,
 }
 
 impl Batch {
@@ -118,6 +119,17 @@ impl Batch {
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Batch {
         self.stdin = Some(bytes.into());
         self
+    }
+
+    /// The PATH of the tmux client process. tmux gives a new pane the PATH of the client
+    /// that asked for it, whatever `-e PATH=…` says (checked on 3.3a).
+    pub fn client_path(mut self, path: impl Into<String>) -> Batch {
+        self.client_path = Some(path.into());
+        self
+    }
+
+    pub(crate) fn client_path_value(&self) -> Option<&str> {
+        self.client_path.as_deref()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -156,6 +168,7 @@ impl FromIterator<Cmd> for Batch {
         Batch {
             commands: iter.into_iter().collect(),
             stdin: None,
+            client_path: None,
         }
     }
 }

@@ -215,6 +215,9 @@ impl Tmux {
 
         let stdin = batch.stdin_bytes();
         let mut command = Command::new(&self.inner.program);
+        if let Some(path) = batch.client_path_value() {
+            command.env("PATH", path);
+        }
         command
             .args(&args)
             .stdin(if stdin.is_some() {

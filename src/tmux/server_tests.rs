@@ -330,3 +330,27 @@ fn failures_name_the_command_and_missing_servers_are_empty() {
     let clone = s.tmux().clone();
     assert_eq!(clone.socket(), s.tmux().socket());
 }
+
+#[test]
+fn a_path_in_the_launch_env_reaches_the_pane() {
+    let s = server!();
+    let tmux = s.tmux();
+    // tmux ignores `-e PATH=…` and uses its client's PATH instead; both spawn paths
+    // (with and without the tag/option set-up step) must pass it.
+    for launch in [
+        Launch::new(["sh", "-c", "echo \"P=$PATH\"; sleep 30"]),
+        Launch::new(["sh", "-c", "echo \"P=$PATH\"; sleep 30"]).option("@cafleet_member", "x"),
+    ] {
+        let spawned = tmux
+            .split_window(
+                s.placeholder().pane,
+                Split::Vertical,
+                &launch.env("PATH", "/custom/bin:/usr/bin:/bin"),
+            )
+            .unwrap();
+        s.wait_for_text(spawned.pane, WAIT, |t| {
+            t.contains("P=/custom/bin:/usr/bin:/bin")
+        })
+        .unwrap();
+    }
+}

@@ -79,6 +79,15 @@ impl Launch {
         self
     }
 
+    /// A `PATH` among the variables must reach tmux as its client's own PATH: tmux
+    /// gives new panes the client's PATH and ignores `-e PATH=…`.
+    fn with_client_path(&self, batch: Batch) -> Batch {
+        match self.env.iter().rev().find(|(key, _)| key == "PATH") {
+            Some((_, path)) => batch.client_path(path.clone()),
+            None => batch,
+        }
+    }
+
     fn needs_setup(&self) -> bool {
         !self.options.is_empty() || self.remain_on_exit || self.layout.is_some()
     }
@@ -229,7 +238,8 @@ impl Tmux {
         launch.check()?;
         let create = create.arg("-P").arg("-F").arg(format::format(&SPAWNED));
         if !two_steps && !launch.needs_setup() {
-            let out = self.run(create.args(launch.process_args()))?;
+            let out =
+                self.run(launch.with_client_path(create.args(launch.process_args()).into()))?;
             return parse_spawned(&out).map_err(|e| unexpected("-P -F", e));
         }
         let out = self.run(create.arg("--").args(PLACEHOLDER))?;
@@ -268,7 +278,7 @@ impl Tmux {
                 .target(held.pane)
                 .arg(format::format(&[Field::Plain("pane_pid")])),
         );
-        let out = self.run(batch)?;
+        let out = self.run(launch.with_client_path(batch))?;
         let records = format::records(&out, 1).map_err(|e| unexpected("display-message", e))?;
         Ok(records
             .first()
