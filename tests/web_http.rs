@@ -136,6 +136,13 @@ fn api_lists_fleets_agents_messages_and_events() {
     ] {
         assert!(messages[0].get(field).is_some(), "messages lack `{field}`");
     }
+    let bad = get("/api/fleets/shop/messages?limit=abc").send(addr);
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("bad query parameters"))
+    );
     let thread = get("/api/fleets/shop/messages?member=api")
         .send(addr)
         .json();

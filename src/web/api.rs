@@ -14,7 +14,7 @@
 //! | `POST /api/fleets/{fleet}/broadcast` `{"body": TEXT}` | broadcast as `operator` |
 //! | `GET /api/live` | server-sent `versions` events |
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -60,6 +60,33 @@ pub struct ApiError(Error);
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         ApiError(err)
+    }
+}
+
+/// Query parameters whose rejection is a JSON error like every other API error (axum's
+/// own `Query` answers a malformed one with plain text).
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for Params<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        match <axum::extract::Query<T> as axum::extract::FromRequestParts<S>>::from_request_parts(
+            parts, state,
+        )
+        .await
+        {
+            Ok(axum::extract::Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(ApiError(
+                Error::usage(format!("bad query parameters: {}", rejection.body_text()))
+                    .hint("see docs/web.md for each route's parameters"),
+            )),
+        }
     }
 }
 
@@ -168,7 +195,7 @@ struct PaneJson {
 async fn pane(
     State(state): State<AppState>,
     Path((fleet, name)): Path<(String, String)>,
-    Query(query): Query<PaneQuery>,
+    Params(query): Params<PaneQuery>,
 ) -> ApiResult<PaneJson> {
     let (fleet, agent) = read(&state, move |registry| {
         let fleet = registry.require_fleet(&fleet)?;
@@ -207,7 +234,7 @@ impl ListQuery {
 async fn messages(
     State(state): State<AppState>,
     Path(fleet): Path<String>,
-    Query(query): Query<ListQuery>,
+    Params(query): Params<ListQuery>,
 ) -> ApiResult<Vec<crate::registry::messages::MessageRow>> {
     let rows = read(&state, move |registry| {
         let fleet = registry.require_fleet(&fleet)?;
@@ -225,7 +252,7 @@ async fn messages(
 async fn events(
     State(state): State<AppState>,
     Path(fleet): Path<String>,
-    Query(query): Query<ListQuery>,
+    Params(query): Params<ListQuery>,
 ) -> ApiResult<Vec<crate::registry::events::EventRow>> {
     let rows = read(&state, move |registry| {
         let fleet = registry.require_fleet(&fleet)?;
