@@ -814,3 +814,45 @@ fn fleet_create_refuses_a_pane_of_another_fleet_and_member_create_a_fleet_that_i
     );
     assert!(h.tagged("owner").is_empty());
 }
+
+#[test]
+fn a_director_that_recreates_itself_is_replaced_before_its_old_pane_ends() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "selfup.toml",
+        "version = 1\n[fleet]\nname = \"selfup\"\n[defaults]\nbackend = \"fake\"\n[director]\nbackend = \"command\"\ncommand = [\"bash\", \"--norc\", \"--noprofile\"]\n[[member]]\nname = \"m1\"\n",
+    );
+    h.ok(&["up", &file, "--wait"]);
+    let before = panes_by_member(&h, "selfup");
+    let old: cafleet::tmux::PaneId = before["director"].parse().expect("pane id");
+    // The test's private server is not the one the file names: say so, as CI does.
+    let socket = h.server.socket_path().to_string_lossy().into_owned();
+    h.tmux()
+        .send_text(
+            old,
+            &format!("CAFLEET_TMUX_SOCKET={socket} cafleet up {file} --recreate director"),
+        )
+        .expect("type");
+    h.tmux()
+        .send_keys(old, &[cafleet::tmux::Key::Enter])
+        .expect("enter");
+    let replaced = wait_until(Duration::from_secs(15), || {
+        let now = panes_by_member(&h, "selfup");
+        now.get("director")
+            .is_some_and(|p| *p != before["director"])
+            && h.tagged("selfup").len() == 2
+    });
+    let screen = h.tmux().capture_pane(old, None).unwrap_or_default();
+    assert!(replaced, "{:?}\n{screen}", h.tagged("selfup"));
+    assert!(
+        !h.tmux().pane_alive(old).expect("alive?"),
+        "the old Director pane must end"
+    );
+    assert_eq!(
+        panes_by_member(&h, "selfup").get("m1"),
+        before.get("m1"),
+        "m1 untouched"
+    );
+    let plan = h.run(&["plan", &file]);
+    assert_eq!(plan.status.code(), Some(0), "{}", transcript(&plan));
+}

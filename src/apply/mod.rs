@@ -219,6 +219,10 @@ pub struct Report {
     pub created: Vec<String>,
     pub recreated: Vec<String>,
     pub removed: Vec<String>,
+    /// The old pane `up` ran in, when it was recreated or removed: for the caller to end
+    /// with [`end_own_pane`] once it is done.
+    #[serde(skip)]
+    pub own_pane: Option<PaneId>,
 }
 
 /// Applies `plan` for `fleet`, printing one line a change.
@@ -246,6 +250,10 @@ pub fn run(
         json!({"file": fleet.file, "summary": plan.summary()}),
     )?;
     let mut report = Report::default();
+    // `up` run from an agent's own pane (a Director recreating itself): that pane is
+    // ended last, by the caller, after everything else is done and printed.
+    let caller: Option<String> = std::env::var("TMUX_PANE").ok();
+    let is_caller = |pane: &str| caller.as_deref() == Some(pane);
 
     for stray in &plan.strays {
         kill_pane(tmux, &stray.id, &fleet.name, &stray.member)?;
@@ -259,8 +267,12 @@ pub fn run(
     for step in &plan.steps {
         match &step.action {
             Action::Remove { reason } => {
-                if let Some(pane) = &step.pane {
-                    kill_pane(tmux, pane, &fleet.name, &step.name)?;
+                match &step.pane {
+                    Some(pane) if is_caller(pane) => report.own_pane = pane.parse().ok(),
+                    Some(pane) => {
+                        kill_pane(tmux, pane, &fleet.name, &step.name)?;
+                    }
+                    None => {}
                 }
                 if let Some(agent) = registry.agent(fleet_id, &step.name)? {
                     registry.clear_agent_pane(agent.id, "removed", Some(reason))?;
@@ -294,8 +306,13 @@ pub fn run(
             continue;
         };
         if let Some(pane) = &step.pane {
-            // A dead pane kept by remain-on-exit, or the old pane of a recreate.
-            kill_pane(tmux, pane, &fleet.name, &step.name)?;
+            // A dead pane kept by remain-on-exit, or the old pane of a recreate; the pane
+            // this runs in is replaced first and ended last.
+            if is_caller(pane) {
+                report.own_pane = pane.parse().ok();
+            } else {
+                kill_pane(tmux, pane, &fleet.name, &step.name)?;
+            }
             registry.event(
                 Some(fleet_id),
                 Some(&step.name),

@@ -185,8 +185,10 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
             &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards.iter().map(|(name, reason)| serde_json::json!({"name": name, "reason": reason})).collect::<Vec<_>>() }),
         )?;
     }
-    if !laggards.is_empty() {
-        return Err(Error::timeout(format!(
+    let outcome = if laggards.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(Error::timeout(format!(
             "not ready after {}: {}",
             crate::manifest::duration::format(args.timeout),
             laggards
@@ -198,12 +200,22 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         .hint(
             "look at their screens with `cafleet logs NAME`, or wait longer with --timeout"
                 .to_string(),
-        ));
+        ))
+    };
+    // Run from a pane this `up` replaced or removed: everything is done and recorded, so
+    // say how it went and end that pane last (this process ends with it).
+    if let Some(pane) = report.own_pane {
+        drop(_fleet_lock);
+        if let Err(err) = &outcome {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), err.render().as_bytes());
+        }
+        apply::end_own_pane(&tmux, pane);
+        return outcome;
     }
-    if args.attach {
+    if outcome.is_ok() && args.attach {
         return attach(&tmux, &fleet.session);
     }
-    Ok(ExitCode::SUCCESS)
+    outcome
 }
 
 /// Refuses to start agents whose program is not installed: each would open a pane that
