@@ -363,11 +363,16 @@ impl Registry {
         self.write(|tx| {
             let mut changed = 0;
             for &id in ids {
+                // The recipient may have read it already (an agent runs `inbox` the
+                // moment Enter lands): the notification still happened and keeps its
+                // timestamp, but a later state is never moved back.
                 changed += tx.execute(
                     &format!(
-                        "UPDATE messages SET state = 'notified', state_reason = NULL,
-                            notified_at = {NOW}
-                         WHERE id = ?1 AND state = 'queued'"
+                        "UPDATE messages SET
+                            state = CASE WHEN state = 'queued' THEN 'notified' ELSE state END,
+                            state_reason = NULL,
+                            notified_at = COALESCE(notified_at, {NOW})
+                         WHERE id = ?1 AND (state = 'queued' OR notified_at IS NULL)"
                     ),
                     [id],
                 )?;
@@ -456,6 +461,18 @@ mod tests {
             })
             .unwrap();
         (registry, fleet)
+    }
+
+    #[test]
+    fn a_message_read_before_its_notifier_finished_keeps_both_timestamps() {
+        let (mut reg, f) = registry();
+        let id = reg.insert_message(f, "a", "b", b"hi", "message").unwrap();
+        // The recipient reads it the moment Enter lands, before the notifier records it.
+        assert_eq!(reg.take_inbox(f, "b", false).unwrap().len(), 1);
+        assert_eq!(reg.mark_notified(&[id]).unwrap(), 1);
+        let row = reg.message(f, id).unwrap().unwrap();
+        assert_eq!(row.state, "read", "a later state is never moved back");
+        assert!(row.notified_at.is_some() && row.read_at.is_some());
     }
 
     #[test]
