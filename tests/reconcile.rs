@@ -859,3 +859,54 @@ fn a_director_that_recreates_itself_is_replaced_before_its_old_pane_ends() {
     let plan = h.run(&["plan", &file]);
     assert_eq!(plan.status.code(), Some(0), "{}", transcript(&plan));
 }
+
+#[test]
+fn up_warns_when_opencode_lacks_the_cafleet_agent() {
+    let Some(h) = Harness::start() else { return };
+    // A stand-in `opencode` (and tmux) on an otherwise empty PATH.
+    let bin = h.home.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let tmux = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("tmux"))
+        .find(|p| p.exists())
+        .expect("tmux on PATH");
+    std::os::unix::fs::symlink(tmux, bin.join("tmux")).expect("symlink");
+    let script = bin.join("opencode");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 60\n").expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let file = h.write(
+        "oc.toml",
+        "version = 1\n[fleet]\nname = \"oc\"\n[defaults]\nbackend = \"fake\"\n[director]\n[[member]]\nname = \"rev\"\nbackend = \"opencode\"\n",
+    );
+    let out = h
+        .cmd()
+        .env("PATH", &bin)
+        .args(["up", &file])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", transcript(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: opencode has no `cafleet` agent for rev"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: install it with `cafleet skill install --agent opencode`"),
+        "{stderr}"
+    );
+
+    h.ok(&["skill", "install", "--agent", "opencode"]);
+    let out = h
+        .cmd()
+        .env("PATH", &bin)
+        .args(["up", &file, "--force-recreate"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", transcript(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{}",
+        transcript(&out)
+    );
+}

@@ -150,6 +150,7 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(if plan.has_changes() { 2 } else { 0 }));
     }
     check_programs(&fleet, &plan)?;
+    warn_missing_opencode_agent(&fleet, &plan);
     let report = if plan.has_changes() {
         let mut out: Vec<u8> = Vec::new();
         let report = apply::run(
@@ -267,6 +268,41 @@ fn check_programs(fleet: &crate::manifest::Fleet, plan: &Plan) -> Result<()> {
         }
     }
     Err(err.hint("nothing was started; `cafleet doctor` checks every backend"))
+}
+
+/// opencode falls back to its default agent, silently, when `--agent cafleet` names none:
+/// say so before starting members that would lose their instructions that way.
+fn warn_missing_opencode_agent(fleet: &crate::manifest::Fleet, plan: &Plan) {
+    use crate::skills::{Agent, Layout, Scope};
+    let env = |key: &str| std::env::var(key).ok();
+    let starting: Vec<&crate::manifest::Agent> = plan
+        .steps
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.action,
+                plan::Action::Create { .. } | plan::Action::Recreate { .. }
+            )
+        })
+        .filter_map(|s| fleet.agent(&s.name))
+        .filter(|a| a.spec.backend == crate::manifest::BackendName::Opencode)
+        .collect();
+    let has_preset = |scope: Scope| {
+        Layout::resolve(Agent::Opencode, &scope, &env)
+            .is_ok_and(|layout| layout.presets.iter().any(|(path, _)| path.exists()))
+    };
+    let missing: Vec<&str> = starting
+        .iter()
+        .filter(|a| !has_preset(Scope::User) && !has_preset(Scope::Project(a.spec.cwd.clone())))
+        .map(|a| a.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let warning = format!(
+            "warning: opencode has no `cafleet` agent for {}; it would start its default agent instead\nhint: install it with `cafleet skill install --agent opencode`\n",
+            missing.join(", ")
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), warning.as_bytes());
+    }
 }
 
 fn install_hint(program: &str) -> Option<String> {

@@ -17,9 +17,10 @@ use super::format::{self, Field};
 use super::{Batch, Cmd, PaneId, SessionId, Target, Tmux, WindowId, unexpected};
 use crate::error::{Error, Result};
 
-/// Holds a pane open until its real program replaces it; a day is far longer than the
-/// two tmux calls between.
-const PLACEHOLDER: [&str; 2] = ["sleep", "86400"];
+/// Holds a pane open until its real program replaces it, two tmux calls later. Only the
+/// shell's own `read` (which waits for a line nobody types), so it needs nothing on PATH:
+/// the pane may get the caller's PATH, which need not hold `sleep`.
+const PLACEHOLDER: [&str; 3] = ["/bin/sh", "-c", "read -r _"];
 
 /// What to run in a new pane, and how to set the pane up around it.
 #[derive(Debug, Clone, PartialEq, Eq)]
