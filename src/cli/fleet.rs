@@ -113,13 +113,13 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
             let fleet = registry.require_fleet(&name)?;
             let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
             let db = registry.path().to_owned();
-            let _fleet_lock = crate::lock::Lock::named(&db, &crate::lock::fleet_name(&fleet.name))?;
+            let fleet_lock = crate::lock::Lock::named(&db, &crate::lock::fleet_name(&fleet.name))?;
             crate::monitor_stop::stop(&mut registry, &fleet)?;
             let mut out = Vec::new();
             let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
             registry.purge_fleet(fleet.id)?;
             print(&format!("deleted fleet `{name}`\n"))?;
-            drop(_fleet_lock);
+            drop(fleet_lock);
             if let Some(pane) = report.own_pane {
                 apply::end_own_pane(&tmux, pane);
             }

@@ -100,7 +100,7 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| fleet.socket.clone());
     let tmux = apply::tmux_for(Some(&socket), "");
     // One reconcile of a fleet at a time: a second `up` waits, then finds it in sync.
-    let _fleet_lock = crate::lock::Lock::named(&db_path, &crate::lock::fleet_name(&fleet.name))?;
+    let fleet_lock = crate::lock::Lock::named(&db_path, &crate::lock::fleet_name(&fleet.name))?;
     // A fleet that is up on another tmux server would be started a second time here
     // while its agents run on there: say so instead.
     if let Some(row) = registry.fleet_by_name(&fleet.name)?
@@ -206,7 +206,7 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     // Run from a pane this `up` replaced or removed: everything is done and recorded, so
     // say how it went and end that pane last (this process ends with it).
     if let Some(pane) = report.own_pane {
-        drop(_fleet_lock);
+        drop(fleet_lock);
         if let Err(err) = &outcome {
             let _ = std::io::Write::write_all(&mut std::io::stderr(), err.render().as_bytes());
         }
