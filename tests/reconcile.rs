@@ -642,13 +642,7 @@ fn down_of_an_unknown_fleet_name_is_not_found_but_of_a_file_never_up_is_fine() {
 fn up_refuses_to_start_agents_whose_program_is_missing() {
     let Some(h) = Harness::start() else { return };
     // A PATH holding tmux and nothing else, whatever this machine has installed.
-    let bin = h.home.path().join("bin");
-    std::fs::create_dir_all(&bin).expect("bin");
-    let tmux = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("tmux"))
-        .find(|p| p.exists())
-        .expect("tmux on PATH");
-    std::os::unix::fs::symlink(tmux, bin.join("tmux")).expect("symlink");
+    let bin = h.bin_with_only_tmux();
     let file = h.write(
         "missing.toml",
         r#"version = 1
@@ -864,13 +858,7 @@ fn a_director_that_recreates_itself_is_replaced_before_its_old_pane_ends() {
 fn up_warns_when_opencode_lacks_the_cafleet_agent() {
     let Some(h) = Harness::start() else { return };
     // A stand-in `opencode` (and tmux) on an otherwise empty PATH.
-    let bin = h.home.path().join("bin");
-    std::fs::create_dir_all(&bin).expect("bin");
-    let tmux = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("tmux"))
-        .find(|p| p.exists())
-        .expect("tmux on PATH");
-    std::os::unix::fs::symlink(tmux, bin.join("tmux")).expect("symlink");
+    let bin = h.bin_with_only_tmux();
     let script = bin.join("opencode");
     std::fs::write(&script, "#!/bin/sh\nexec sleep 60\n").expect("script");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))

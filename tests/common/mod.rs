@@ -164,3 +164,18 @@ impl Harness {
         }
     }
 }
+
+impl Harness {
+    /// A folder under HOME holding only a link to tmux, to use as the whole PATH: the
+    /// binary still reaches tmux, and nothing else this machine has installed is found.
+    pub fn bin_with_only_tmux(&self) -> std::path::PathBuf {
+        let bin = self.home.path().join("bin");
+        std::fs::create_dir_all(&bin).expect("bin");
+        let tmux = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join("tmux"))
+            .find(|p| p.exists())
+            .expect("tmux on PATH");
+        std::os::unix::fs::symlink(tmux, bin.join("tmux")).expect("symlink");
+        bin
+    }
+}
