@@ -4,6 +4,7 @@
 //! its pane is tagged before its program runs, so an `up` killed half way leaves state
 //! the next `observe` understands.
 
+pub mod launch;
 mod observe;
 mod status;
 
@@ -83,17 +84,6 @@ pub struct Env<'a> {
     pub db_path: &'a Utf8Path,
 }
 
-/// The argv actually run: a fake agent runs this very binary.
-fn launch_argv(spec: &LaunchSpec) -> Vec<String> {
-    let mut argv = spec.argv.clone();
-    if spec.backend == crate::manifest::BackendName::Fake
-        && let (Some(first), Ok(exe)) = (argv.first_mut(), std::env::current_exe())
-    {
-        *first = exe.to_string_lossy().into_owned();
-    }
-    argv
-}
-
 /// The environment of an agent's pane: the spec's, the identity variables, and PATH with
 /// this cafleet's folder first so `cafleet` in the pane is the same binary.
 fn launch_env(
@@ -140,7 +130,9 @@ pub fn spawn(env: &mut Env<'_>, req: &SpawnRequest<'_>) -> Result<PaneId> {
         config_hash: req.hash,
         spec_json: &spec_json,
     })?;
-    let mut launch = Launch::new(launch_argv(req.spec))
+    // The pane runs the short launcher, never the agent's command line itself: see
+    // `launch` (tmux refuses commands over ~16 KiB, and prompts are longer).
+    let mut launch = Launch::new(launch::pane_argv(req.hash)?)
         .cwd(req.spec.cwd.as_std_path())
         .option(TAG_FLEET, fleet.name.as_str())
         .option(TAG_MEMBER, req.name)

@@ -26,6 +26,20 @@ pub fn takes_model(backend: BackendName) -> bool {
 /// absolute path at launch so the config hash does not depend on where cafleet lives.
 pub const SELF_PROGRAM: &str = "cafleet";
 
+/// The longest prompt an agent can be started with; `config check` refuses longer ones.
+pub const MAX_PROMPT_BYTES: usize = 1024 * 1024;
+
+/// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`, 32 pages,
+/// including its NUL), less a margin for `--prompt=`. A longer prompt is pasted into the
+/// agent once it is ready instead (see `apply::launch`).
+pub const MAX_ARG_BYTES: usize = 128 * 1024 - 64;
+
+/// A `command` member gets its prompt in one environment variable, under the same cap.
+pub const MAX_COMMAND_PROMPT_BYTES: usize = MAX_ARG_BYTES - "CAFLEET_PROMPT=".len();
+
+/// The one tool a claude agent may use without asking: `cafleet` through its shell tool.
+pub const CLAUDE_ALLOWED: &str = "Bash(cafleet:*)";
+
 /// What an agent's command line is built from.
 pub struct ArgvInput<'a> {
     pub backend: BackendName,
@@ -44,10 +58,14 @@ pub fn argv(input: &ArgvInput<'_>) -> Vec<String> {
     let mut push = |items: &[&str]| argv.extend(items.iter().map(|s| s.to_string()));
     match input.backend {
         BackendName::Claude => {
+            // `dontAsk` denies every tool call not allowed in advance; the agent must
+            // still be able to run `cafleet …` (and, by this, nothing more).
             push(&[
                 "claude",
                 "--permission-mode",
                 "dontAsk",
+                "--allowedTools",
+                CLAUDE_ALLOWED,
                 "--name",
                 input.name,
             ]);
@@ -61,6 +79,8 @@ pub fn argv(input: &ArgvInput<'_>) -> Vec<String> {
         BackendName::Codex => {
             // `--no-daemon`: otherwise codex leaves a background server that outlives its
             // pane and ignores SIGTERM (codex-cli 0.169).
+            // `allow_login_shell=false`: codex's shell tool otherwise runs a login shell,
+            // whose /etc/profile resets PATH and loses the `cafleet` the pane found.
             push(&[
                 "codex",
                 "--no-daemon",
@@ -68,6 +88,8 @@ pub fn argv(input: &ArgvInput<'_>) -> Vec<String> {
                 "never",
                 "--sandbox",
                 "workspace-write",
+                "-c",
+                "allow_login_shell=false",
             ]);
             if let Some(model) = input.model {
                 push(&["--model", model]);
@@ -141,14 +163,14 @@ mod tests {
 
     #[test]
     fn claude() {
-        insta::assert_snapshot!(line(BackendName::Claude, None, None, &[]), @"claude --permission-mode dontAsk --name api -- 'You are api.'");
-        insta::assert_snapshot!(line(BackendName::Claude, Some("opus"), Some("high"), &["--verbose"]), @"claude --permission-mode dontAsk --name api --model opus --effort high --verbose -- 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Claude, None, None, &[]), @"claude --permission-mode dontAsk --allowedTools 'Bash(cafleet:*)' --name api -- 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Claude, Some("opus"), Some("high"), &["--verbose"]), @"claude --permission-mode dontAsk --allowedTools 'Bash(cafleet:*)' --name api --model opus --effort high --verbose -- 'You are api.'");
     }
 
     #[test]
     fn codex() {
-        insta::assert_snapshot!(line(BackendName::Codex, None, None, &[]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write -- 'You are api.'");
-        insta::assert_snapshot!(line(BackendName::Codex, Some("gpt-5.4-mini"), Some("high"), &["--search"]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write --model gpt-5.4-mini -c model_reasoning_effort=high --search -- 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Codex, None, None, &[]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write -c allow_login_shell=false -- 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Codex, Some("gpt-5.4-mini"), Some("high"), &["--search"]), @"codex --no-daemon --ask-for-approval never --sandbox workspace-write -c allow_login_shell=false --model gpt-5.4-mini -c model_reasoning_effort=high --search -- 'You are api.'");
     }
 
     #[test]

@@ -19,6 +19,19 @@ pub enum AgentCommand {
     Fake(FakeArgs),
     /// Type the previews of stored messages into their recipients' panes
     Notify(NotifyArgs),
+    /// Become the agent recorded for this pane (what `up` starts in every pane)
+    Launch(LaunchArgs),
+    /// Paste a prompt read from stdin into this pane's agent once it is ready
+    PastePrompt,
+}
+
+/// Become the agent recorded for this pane: reads its launch spec from the registry
+/// (`CAFLEET_FLEET`, `CAFLEET_MEMBER`, `CAFLEET_DATABASE_URL`) and execs it.
+#[derive(Debug, clap::Args)]
+pub struct LaunchArgs {
+    /// The config hash the pane was tagged with; a different recorded spec is refused
+    #[arg(long, value_name = "HASH")]
+    pub hash: String,
 }
 
 /// Type the previews of stored messages into their recipients' panes (what `message
@@ -58,8 +71,50 @@ pub struct FakeArgs {
     pub prompt: Option<String>,
 }
 
+/// The agent this pane belongs to, from the variables `apply` starts it with.
+fn pane_identity() -> Result<(String, String)> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (var("CAFLEET_FLEET"), var("CAFLEET_MEMBER")) {
+        (Some(fleet), Some(member)) => Ok((fleet, member)),
+        _ => Err(Error::usage(
+            "`cafleet agent launch` runs in an agent's pane, started by `cafleet up`",
+        )
+        .hint("CAFLEET_FLEET and CAFLEET_MEMBER must be set")),
+    }
+}
+
 pub fn run(globals: &Globals, cmd: AgentCommand) -> Result<ExitCode> {
     match cmd {
+        AgentCommand::Launch(args) => {
+            let (fleet, member) = pane_identity()?;
+            let db = globals.db_path()?;
+            // Returns only when the agent could not be started.
+            Err(crate::apply::launch::exec(&db, &fleet, &member, &args.hash))
+        }
+        AgentCommand::PastePrompt => {
+            use std::io::Read;
+            let (fleet, member) = pane_identity()?;
+            let pane: crate::tmux::PaneId = std::env::var("TMUX_PANE")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| Error::usage("`agent paste-prompt` runs inside an agent's pane"))?;
+            let mut prompt = String::new();
+            std::io::stdin()
+                .take(crate::apply::launch::MAX_PROMPT_BYTES as u64 + 1)
+                .read_to_string(&mut prompt)
+                .map_err(|err| Error::failure(format!("cannot read the prompt: {err}")))?;
+            let registry = globals.registry()?;
+            let fleet_row = registry.require_fleet(&fleet)?;
+            let agent = registry.require_agent(fleet_row.id, &fleet, &member)?;
+            drop(registry);
+            let backend = agent
+                .backend
+                .parse()
+                .unwrap_or(crate::backend::BackendName::Command);
+            let tmux = crate::apply::tmux_for(globals.tmux_socket.as_deref(), &fleet_row.socket);
+            crate::apply::launch::paste_prompt(&tmux, pane, backend, &prompt)?;
+            Ok(ExitCode::SUCCESS)
+        }
         AgentCommand::Notify(args) => {
             let registry = globals.registry()?;
             let fleet = registry.require_fleet(&args.fleet)?;

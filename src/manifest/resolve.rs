@@ -898,7 +898,39 @@ impl Resolver<'_> {
         ranked
     }
 
+    /// The rendered prompt, checked against what an agent can be started with.
     fn render_prompt(&mut self, p: &Pending, context: &TemplateContext) -> String {
+        let prompt = self.render_prompt_text(p, context);
+        let (limit, how) = if p.backend == BackendName::Command {
+            (
+                backend::MAX_COMMAND_PROMPT_BYTES,
+                "a `command` member gets its prompt in one environment variable",
+            )
+        } else {
+            (
+                backend::MAX_PROMPT_BYTES,
+                "an agent's prompt is pasted into it when it does not fit on its command line",
+            )
+        };
+        if prompt.len() > limit {
+            let message = format!(
+                "the prompt of `{}` is {} bytes once rendered; the limit is {limit}",
+                p.name,
+                prompt.len()
+            );
+            let help = format!("{how}; move the bulk into a file the agent reads, and say where");
+            match &p.prompt {
+                PromptSource::Inline { span, .. } => self.error(span.clone(), message, Some(help)),
+                PromptSource::File { file } => self
+                    .diagnostics
+                    .push(Diagnostic::new(file, 0..0, message).help(help)),
+                PromptSource::None => {}
+            }
+        }
+        prompt
+    }
+
+    fn render_prompt_text(&mut self, p: &Pending, context: &TemplateContext) -> String {
         let mut ctx = json!({
             "fleet": context.fleet,
             "member": member_json(p),
