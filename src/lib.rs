@@ -8,6 +8,7 @@ pub mod apply;
 pub mod backend;
 pub mod broker;
 pub mod cli;
+pub mod courier;
 pub mod doctor;
 pub mod error;
 pub mod lock;

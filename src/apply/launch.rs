@@ -235,7 +235,11 @@ mod tests {
 
     #[test]
     fn codex_may_write_the_registry_folder_and_nothing_else() {
-        let s = spec(BackendName::Codex, &["codex", "--no-daemon", "--", "hi"], "hi");
+        let s = spec(
+            BackendName::Codex,
+            &["codex", "--no-daemon", "--", "hi"],
+            "hi",
+        );
         let program = program(&s, Utf8Path::new("/home/u/.local/share/cafleet/cafleet.db"));
         assert_eq!(
             program.argv,
@@ -255,7 +259,11 @@ mod tests {
     #[test]
     fn a_prompt_too_long_for_one_argument_is_pasted_instead() {
         let long = "x".repeat(MAX_ARG_BYTES + 1);
-        let s = spec(BackendName::Claude, &["claude", "--name", "a", "--", &long], &long);
+        let s = spec(
+            BackendName::Claude,
+            &["claude", "--name", "a", "--", &long],
+            &long,
+        );
         let p = program(&s, Utf8Path::new("/r/c.db"));
         assert_eq!(p.argv, ["claude", "--name", "a"]);
         assert_eq!(p.paste.as_deref(), Some(long.as_str()));

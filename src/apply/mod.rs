@@ -75,6 +75,8 @@ pub struct SpawnRequest<'a> {
     pub hash: &'a str,
     pub layout: &'a str,
     pub panes_per_window: usize,
+    /// The size of the session's windows, if `spawn` has to open the session.
+    pub window_size: (u16, u16),
 }
 
 /// Everything a spawn touches.
@@ -138,7 +140,8 @@ pub fn spawn(env: &mut Env<'_>, req: &SpawnRequest<'_>) -> Result<PaneId> {
         .option(TAG_MEMBER, req.name)
         .option(TAG_HASH, req.hash)
         .remain_on_exit(true)
-        .layout(req.layout);
+        .layout(req.layout)
+        .window_size(req.window_size.0, req.window_size.1);
     for (key, value) in launch_env(&fleet.name, req.name, req.spec, env.db_path) {
         launch = launch.env(key, value);
     }
@@ -352,6 +355,7 @@ fn spawn_agent(
             hash: &agent.hash,
             layout: &fleet.layout,
             panes_per_window: fleet.panes_per_window,
+            window_size: fleet.window_size,
         },
     )
 }

@@ -163,8 +163,8 @@ mod tests {
 
     #[test]
     fn claude() {
-        insta::assert_snapshot!(line(BackendName::Claude, None, None, &[]), @"claude --permission-mode dontAsk --allowedTools 'Bash(cafleet:*)' --name api -- 'You are api.'");
-        insta::assert_snapshot!(line(BackendName::Claude, Some("opus"), Some("high"), &["--verbose"]), @"claude --permission-mode dontAsk --allowedTools 'Bash(cafleet:*)' --name api --model opus --effort high --verbose -- 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Claude, None, None, &[]), @"claude --permission-mode dontAsk --allowedTools Bash(cafleet:*) --name api -- 'You are api.'");
+        insta::assert_snapshot!(line(BackendName::Claude, Some("opus"), Some("high"), &["--verbose"]), @"claude --permission-mode dontAsk --allowedTools Bash(cafleet:*) --name api --model opus --effort high --verbose -- 'You are api.'");
     }
 
     #[test]

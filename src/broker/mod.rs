@@ -451,6 +451,12 @@ fn type_preview(
     panes.press(pane, PaneKey::Enter)
 }
 
+/// Whether this process runs inside a sandbox that closes sockets (codex sets
+/// `CODEX_SANDBOX_NETWORK_DISABLED=1` for the commands it sandboxes).
+pub fn in_sandbox() -> bool {
+    std::env::var_os("CODEX_SANDBOX_NETWORK_DISABLED").is_some_and(|v| !v.is_empty())
+}
+
 /// Starts the detached notifier for `ids` (`cafleet agent notify`) in its own session
 /// with stdio on /dev/null, and returns without waiting for it.
 pub fn spawn_notifier(
@@ -461,6 +467,11 @@ pub fn spawn_notifier(
 ) -> Result<()> {
     use std::os::unix::process::CommandExt;
 
+    // Inside codex's sandbox no tmux server can be reached: the fleet's courier, which
+    // runs outside it, announces the stored messages instead (see `courier`).
+    if in_sandbox() {
+        return Ok(());
+    }
     let exe = std::env::current_exe()
         .map_err(|err| Error::failure(format!("cannot find the cafleet executable: {err}")))?;
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();

@@ -23,6 +23,17 @@ pub enum AgentCommand {
     Launch(LaunchArgs),
     /// Paste a prompt read from stdin into this pane's agent once it is ready
     PastePrompt,
+    /// Announce the fleet's queued messages nobody else could (what `up` starts)
+    Courier(CourierArgs),
+}
+
+/// Announce the fleet's queued messages nobody else could: the fleet's courier, which
+/// `up` starts in the background and `down` ends.
+#[derive(Debug, clap::Args)]
+pub struct CourierArgs {
+    /// The fleet whose messages to announce
+    #[arg(long, value_name = "NAME")]
+    pub fleet: String,
 }
 
 /// Become the agent recorded for this pane: reads its launch spec from the registry
@@ -90,6 +101,30 @@ pub fn run(globals: &Globals, cmd: AgentCommand) -> Result<ExitCode> {
             let db = globals.db_path()?;
             // Returns only when the agent could not be started.
             Err(crate::apply::launch::exec(&db, &fleet, &member, &args.hash))
+        }
+        AgentCommand::Courier(args) => {
+            use std::sync::Arc;
+            use std::sync::atomic::AtomicBool;
+            let stop = Arc::new(AtomicBool::new(false));
+            for signal in [
+                signal_hook::consts::SIGTERM,
+                signal_hook::consts::SIGINT,
+                signal_hook::consts::SIGHUP,
+            ] {
+                signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|err| {
+                    Error::failure(format!("cannot install a signal handler: {err}"))
+                })?;
+            }
+            let reason = crate::courier::run(
+                &crate::courier::Options {
+                    db: globals.db_path()?,
+                    fleet: args.fleet.clone(),
+                    tmux_override: globals.tmux_socket.clone(),
+                },
+                &stop,
+            )?;
+            print(&format!("courier of `{}` stopped: {reason}\n", args.fleet))?;
+            Ok(ExitCode::SUCCESS)
         }
         AgentCommand::PastePrompt => {
             use std::io::Read;

@@ -58,6 +58,7 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
     crate::monitor_stop::stop(&mut registry, &fleet)?;
     let mut out = Vec::new();
     let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+    crate::courier::stop(&db, &fleet.name)?;
     let stopped = report.stopped;
     if args.purge {
         registry.purge_fleet(fleet.id)?;

@@ -117,6 +117,7 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
             crate::monitor_stop::stop(&mut registry, &fleet)?;
             let mut out = Vec::new();
             let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+            crate::courier::stop(&db, &fleet.name)?;
             registry.purge_fleet(fleet.id)?;
             print(&format!("deleted fleet `{name}`\n"))?;
             drop(fleet_lock);
@@ -210,6 +211,8 @@ fn create(
         "fleet.create",
         serde_json::json!({"pane": pane.to_string()}),
     )?;
+    let db = registry.path().to_owned();
+    crate::courier::ensure(&db, (!socket.is_empty()).then_some(socket.as_str()), name)?;
     print(&format!(
         "fleet `{name}` created with pane {pane} as its Director\nhint: in this pane, run `export CAFLEET_FLEET={name} CAFLEET_MEMBER=director`\n"
     ))?;

@@ -403,8 +403,10 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
             hash: &hash,
             layout: "tiled",
             panes_per_window: 4,
+            window_size: crate::manifest::default_window_size("tiled", 4),
         },
     )?;
+    crate::courier::ensure(&db_path, globals.tmux_socket.as_deref(), &fleet.name)?;
     print(&format!("created {name} in {pane}\n"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -178,6 +178,12 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         Vec::new()
     };
     let announced = announce_queued(&registry, &db_path, &socket, &fleet.name)?;
+    // Also after a reboot or a kill: `up` is how a fleet gets its courier back.
+    crate::courier::ensure(
+        &db_path,
+        (!socket.is_empty()).then_some(socket.as_str()),
+        &fleet.name,
+    )?;
     if announced > 0 && !args.json {
         print(&format!("announcing {announced} queued message(s)\n"))?;
     }

@@ -55,6 +55,39 @@ impl std::fmt::Display for Role {
     }
 }
 
+/// The smallest pane cafleet opens for an agent, in cells: a real agent's TUI needs
+/// about this much to show its composer and footer whole.
+pub const MIN_PANE: (u16, u16) = (60, 15);
+
+/// A window size that gives every pane at least [`MIN_PANE`] when `panes` panes share it
+/// in `layout` (tmux's arithmetic: one cell of border between panes, `main-*` panes of
+/// tmux's default 80 columns or 24 lines).
+pub fn default_window_size(layout: &str, panes: usize) -> (u16, u16) {
+    let n = panes.max(1);
+    let (w, h) = (usize::from(MIN_PANE.0), usize::from(MIN_PANE.1));
+    let across = |count: usize, each: usize| count * (each + 1) - 1;
+    let (width, height) = match layout {
+        "even-horizontal" => (across(n, w), h),
+        "even-vertical" => (w, across(n, h)),
+        "main-vertical" if n > 1 => (80 + 1 + w, across(n - 1, h).max(24)),
+        "main-horizontal" if n > 1 => (across(n - 1, w).max(80), 24 + 1 + h),
+        "main-vertical" | "main-horizontal" => (80, 24),
+        _ => {
+            // tmux's tiled layout adds a row, then a column, until every pane fits.
+            let (mut rows, mut columns) = (1, 1);
+            while rows * columns < n {
+                rows += 1;
+                if rows * columns < n {
+                    columns += 1;
+                }
+            }
+            (across(columns, w), across(rows, h))
+        }
+    };
+    let clamp = |v: usize, min: u16| u16::try_from(v).unwrap_or(u16::MAX).max(min);
+    (clamp(width, 80), clamp(height, 24))
+}
+
 /// A validated fleet file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fleet {
@@ -67,6 +100,8 @@ pub struct Fleet {
     pub session: String,
     pub layout: String,
     pub panes_per_window: usize,
+    /// Each tmux window's size in cells (width, height) while no terminal is attached.
+    pub window_size: (u16, u16),
     /// `""` for the default tmux server, else the `-L` socket name.
     pub socket: String,
     pub monitor: Option<MonitorSettings>,

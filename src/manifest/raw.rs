@@ -81,6 +81,11 @@ pub struct RawFleet {
     /// How many agents share one tmux window before another window is opened (default 4).
     #[serde(default)]
     pub panes_per_window: Option<Sp<i64>>,
+    /// The size of each of the fleet's tmux windows, `WIDTHxHEIGHT` in cells, while no
+    /// terminal is attached (default: room for at least 60×15 for every pane in the
+    /// layout with `panes_per_window` panes).
+    #[serde(default)]
+    pub size: Option<Sp<String>>,
     /// `""` for the user's tmux server, or a name for `tmux -L NAME`.
     #[serde(default)]
     pub socket: Option<Sp<String>>,

@@ -154,6 +154,7 @@ pub fn resolve(
     r.root = r.resolve_root();
     let layout = r.layout();
     let panes_per_window = r.panes_per_window();
+    let window_size = r.window_size(&layout, panes_per_window);
     let socket = r.socket();
     let monitor_settings = raw.monitor.as_ref().map(|m| MonitorSettings {
         interval: r.duration_or(m.interval.as_ref(), Duration::from_secs(60), "interval"),
@@ -253,6 +254,7 @@ pub fn resolve(
         session,
         layout,
         panes_per_window,
+        window_size,
         socket,
         monitor: monitor_settings,
         agents,
@@ -361,6 +363,30 @@ impl Resolver<'_> {
                     None,
                 );
                 4
+            }
+        }
+    }
+
+    fn window_size(&mut self, layout: &str, panes_per_window: usize) -> (u16, u16) {
+        let default = super::default_window_size(layout, panes_per_window);
+        let Some(size) = &self.raw.fleet.size else {
+            return default;
+        };
+        let parsed = size.get().split_once('x').and_then(|(w, h)| {
+            Some((w.trim().parse::<u16>().ok()?, h.trim().parse::<u16>().ok()?))
+        });
+        match parsed {
+            Some((w, h)) if (20..=2000).contains(&w) && (5..=1000).contains(&h) => (w, h),
+            _ => {
+                self.error(
+                    size.span(),
+                    format!("invalid window size `{}`", size.get().escape_debug()),
+                    Some(format!(
+                        "write WIDTHxHEIGHT in cells, 20–2000 by 5–1000 (without it: \"{}x{}\")",
+                        default.0, default.1
+                    )),
+                );
+                default
             }
         }
     }

@@ -44,6 +44,7 @@ struct FileSettings {
     policies: HashMap<String, RestartPolicy>,
     layout: String,
     panes_per_window: usize,
+    window_size: (u16, u16),
 }
 
 fn file_settings(fleet: &FleetRow, db: &Utf8PathBuf) -> FileSettings {
@@ -51,6 +52,7 @@ fn file_settings(fleet: &FleetRow, db: &Utf8PathBuf) -> FileSettings {
         policies: HashMap::new(),
         layout: "tiled".into(),
         panes_per_window: 4,
+        window_size: crate::manifest::default_window_size("tiled", 4),
     };
     let Some(path) = &fleet.manifest_path else {
         return settings;
@@ -62,6 +64,7 @@ fn file_settings(fleet: &FleetRow, db: &Utf8PathBuf) -> FileSettings {
     if let Ok(file) = crate::manifest::load(path.as_str().into(), &options) {
         settings.layout = file.layout.clone();
         settings.panes_per_window = file.panes_per_window;
+        settings.window_size = file.window_size;
         settings.policies = file
             .agents
             .iter()
@@ -358,6 +361,7 @@ fn restart(
             hash: &hash,
             layout: &settings.layout,
             panes_per_window: settings.panes_per_window,
+            window_size: settings.window_size,
         },
     )?;
     registry.event(

@@ -357,6 +357,19 @@ impl Registry {
         Ok(rows)
     }
 
+    /// Each recipient with `queued` messages and the newest of their ids, for the
+    /// courier: a new id means a message nobody has tried to announce yet.
+    pub fn newest_pending(&self, fleet_id: i64) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT recipient, MAX(id) FROM messages WHERE fleet_id = ?1 AND state = 'queued'
+             GROUP BY recipient ORDER BY recipient",
+        )?;
+        let rows = stmt
+            .query_map([fleet_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<(String, i64)>>>()?;
+        Ok(rows)
+    }
+
     /// Marks the still-`queued` messages among `ids` `notified` (the preview's Enter was
     /// sent); returns how many changed. Messages already read meanwhile keep their state.
     pub fn mark_notified(&mut self, ids: &[i64]) -> Result<usize> {

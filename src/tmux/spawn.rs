@@ -31,6 +31,7 @@ pub struct Launch {
     options: Vec<(String, String)>,
     remain_on_exit: bool,
     layout: Option<String>,
+    window_size: Option<(u16, u16)>,
 }
 
 impl Launch {
@@ -47,6 +48,7 @@ impl Launch {
             options: Vec::new(),
             remain_on_exit: false,
             layout: None,
+            window_size: None,
         }
     }
 
@@ -77,6 +79,14 @@ impl Launch {
     /// Re-apply this layout to the pane's window once the pane is in it.
     pub fn layout(mut self, layout: impl Into<String>) -> Launch {
         self.layout = Some(layout.into());
+        self
+    }
+
+    /// The size of a new session's windows while no terminal is attached (`new-session
+    /// -x -y`, and the session's `default-size` for the windows opened later). Only a new
+    /// session uses it: an existing session keeps the size it has.
+    pub fn window_size(mut self, width: u16, height: u16) -> Launch {
+        self.window_size = Some((width, height));
         self
     }
 
@@ -193,6 +203,13 @@ impl Tmux {
                 .arg("-n")
                 .arg(escape_format(&format::clean(window_name)));
         }
+        if let Some((width, height)) = launch.window_size {
+            cmd = cmd
+                .arg("-x")
+                .arg(width.to_string())
+                .arg("-y")
+                .arg(height.to_string());
+        }
         // `new-session -e` would also set the variables for the whole session, so the
         // environment goes to the pane alone through `respawn-pane -e`.
         self.spawn(cmd, launch, !launch.env.is_empty())
@@ -258,6 +275,16 @@ impl Tmux {
     /// One tmux process: options, remain-on-exit, the real program, layout, its pid.
     fn set_up(&self, held: &Spawned, launch: &Launch) -> Result<Option<u32>> {
         let mut batch = Batch::new();
+        if let Some((width, height)) = launch.window_size {
+            // Windows opened later in this session get the same size (until a terminal
+            // attaches and tmux sizes them to it).
+            batch.push(
+                Cmd::new("set-option")
+                    .target(held.session)
+                    .arg("default-size")
+                    .arg(format!("{width}x{height}")),
+            );
+        }
         for (name, value) in &launch.options {
             batch.push(Cmd::set_pane_option(held.pane, name, value)?);
         }

@@ -1,0 +1,226 @@
+//! The courier: one background process per fleet, started by `up` (and `fleet create`,
+//! `member create`) outside any agent's sandbox, that announces every message nobody
+//! else could. An agent inside a sandbox may write the registry but not reach tmux —
+//! codex's `workspace-write` sandbox refuses the tmux socket, and opening it would mean
+//! opening the network to every command the agent runs — so its `cafleet message send`
+//! only stores the row. The courier notices the commit (SQLite's `data_version`, polled
+//! every [`POLL`]), and delivers through the same [`crate::broker`] code as the notifier:
+//! under the recipient's delivery lock, reading the rows again, so a message is announced
+//! once whoever gets there first. Messages that stay queued (a trust gate, a dead pane)
+//! are tried again with a growing pause, and at once when a new message arrives.
+//!
+//! It holds the fleet's courier lock while it runs (so there is one per fleet, and `down`
+//! signals its recorded pid only while that lock is held), and ends by itself when the
+//! fleet is brought down or deleted, or its registry file is gone.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::broker::{self, Outcome};
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+use crate::registry::fleets::FleetRow;
+
+/// How often the registry is asked whether anything was committed.
+pub const POLL: Duration = Duration::from_millis(50);
+/// Even with no commit seen, the queue is looked at this often (a pane may have left its
+/// trust gate, which commits nothing).
+const IDLE_LOOK: Duration = Duration::from_secs(1);
+/// The first pause before a queued message is tried again, doubled up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(30);
+
+/// The name of a fleet's courier lock.
+pub fn lock_name(fleet: &str) -> String {
+    format!("courier-{fleet}")
+}
+
+fn pid_file(db: &Utf8Path, fleet: &str) -> std::path::PathBuf {
+    crate::lock::lock_dir(db).join(format!("{}.pid", lock_name(fleet)))
+}
+
+/// Whether a courier of `fleet` runs now.
+pub fn is_running(db: &Utf8Path, fleet: &str) -> bool {
+    crate::lock::is_held(db, &lock_name(fleet))
+}
+
+/// Starts the fleet's courier unless one runs: a detached `cafleet agent courier` in its
+/// own session with stdio on /dev/null. Returns without waiting for it.
+pub fn ensure(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    if is_running(db, fleet) {
+        return Ok(());
+    }
+    let exe = std::env::current_exe()
+        .map_err(|err| Error::failure(format!("cannot find the cafleet executable: {err}")))?;
+    let mut command = Command::new(exe);
+    command.arg("--db").arg(db.as_str());
+    if let Some(socket) = tmux_socket {
+        command.arg("--tmux-socket").arg(socket);
+    }
+    command
+        .args(["agent", "courier", "--fleet", fleet])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent; the
+    // courier outlives `up` and must not share its terminal or process group.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|err| {
+        Error::failure(format!("cannot start the courier of `{fleet}`: {err}"))
+            .hint("messages from sandboxed agents stay queued until `cafleet up` runs again")
+    })?;
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+/// Ends the fleet's courier, if one runs, and waits for it to be gone.
+pub fn stop(db: &Utf8Path, fleet: &str) -> Result<()> {
+    if !is_running(db, fleet) {
+        return Ok(());
+    }
+    let pid = std::fs::read_to_string(pid_file(db, fleet))
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok());
+    // The pid is only trusted while its lock is held: checked just above, and the
+    // courier writes its pid only after taking the lock.
+    if let Some(pid) = pid
+        && is_running(db, fleet)
+    {
+        crate::process::terminate(pid, Duration::from_secs(2))?;
+    }
+    Ok(())
+}
+
+/// What the courier was started with.
+pub struct Options {
+    pub db: Utf8PathBuf,
+    pub fleet: String,
+    pub tmux_override: Option<String>,
+}
+
+/// When a recipient's queue is next worth a try.
+struct Backoff {
+    newest: i64,
+    next: Instant,
+    pause: Duration,
+}
+
+/// The courier's loop; returns why it ended.
+pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
+    let registry = Registry::open(&options.db)?;
+    let fleet = registry.require_fleet(&options.fleet)?;
+    let Some(_running) = crate::lock::Lock::try_named(&options.db, &lock_name(&fleet.name))? else {
+        return Ok(format!("a courier already runs for `{}`", fleet.name));
+    };
+    let pid_path = pid_file(&options.db, &fleet.name);
+    std::fs::write(&pid_path, format!("{}\n", std::process::id()))
+        .map_err(|err| Error::failure(format!("cannot write `{}`: {err}", pid_path.display())))?;
+    let tmux = crate::apply::tmux_for(options.tmux_override.as_deref(), &fleet.socket);
+    let mut backoff: HashMap<String, Backoff> = HashMap::new();
+    let mut seen_version = None;
+    let mut last_look = Instant::now() - IDLE_LOOK;
+    let reason = loop {
+        if stop.load(Ordering::Relaxed) {
+            break "stopped by a signal".to_string();
+        }
+        if !options.db.exists() {
+            break "the registry file is gone".to_string();
+        }
+        let version = registry.data_version()?;
+        let now = Instant::now();
+        let due = backoff.values().any(|b| b.next <= now);
+        if seen_version == Some(version) && !due && now - last_look < IDLE_LOOK {
+            std::thread::sleep(POLL);
+            continue;
+        }
+        seen_version = Some(version);
+        last_look = now;
+        let Some(fleet) = registry.fleet_by_name(&options.fleet)? else {
+            break "the fleet was deleted".to_string();
+        };
+        if fleet.status == "down" {
+            break "the fleet was brought down".to_string();
+        }
+        let pending = registry.newest_pending(fleet.id)?;
+        backoff.retain(|name, _| pending.iter().any(|(r, _)| r == name));
+        let ready: Vec<String> = pending
+            .into_iter()
+            .filter(|(recipient, newest)| match backoff.get(recipient) {
+                Some(b) => b.newest != *newest || b.next <= now,
+                None => true,
+            })
+            .map(|(recipient, _)| recipient)
+            .collect();
+        for (recipient, outcome) in deliver(&options.db, &tmux, &fleet, &ready) {
+            let newest = registry
+                .newest_pending(fleet.id)?
+                .into_iter()
+                .find(|(r, _)| *r == recipient)
+                .map(|(_, id)| id);
+            match (outcome, newest) {
+                (Ok(Outcome::Queued { .. }), Some(newest)) | (Err(_), Some(newest)) => {
+                    let pause = match backoff.get(&recipient) {
+                        Some(b) if b.newest == newest => (b.pause * 2).min(MAX_RETRY),
+                        _ => FIRST_RETRY,
+                    };
+                    backoff.insert(
+                        recipient,
+                        Backoff {
+                            newest,
+                            next: Instant::now() + pause,
+                            pause,
+                        },
+                    );
+                }
+                _ => {
+                    backoff.remove(&recipient);
+                }
+            }
+        }
+    };
+    let _ = std::fs::remove_file(&pid_path);
+    Ok(reason)
+}
+
+/// Announces the queued messages of each recipient, each on its own thread with its own
+/// registry connection (a slow pane must not hold up the others).
+fn deliver(
+    db: &Utf8Path,
+    tmux: &crate::tmux::Tmux,
+    fleet: &FleetRow,
+    recipients: &[String],
+) -> Vec<(String, Result<Outcome>)> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = recipients
+            .iter()
+            .map(|recipient| {
+                let handle = scope.spawn(move || {
+                    let mut registry = Registry::open(db)?;
+                    broker::deliver_pending(&mut registry, tmux, fleet, recipient)
+                        .map(|d| d.outcome)
+                });
+                (recipient.clone(), handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(recipient, handle)| {
+                let outcome = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::failure("a courier thread panicked")));
+                (recipient, outcome)
+            })
+            .collect()
+    })
+}
