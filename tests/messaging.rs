@@ -799,3 +799,40 @@ fn stray_composer_text_is_cleared_before_the_preview() {
         format!("[cafleet] message #{id} from director: hi — run: cafleet message inbox")
     );
 }
+
+#[test]
+fn a_fake_with_ack_acknowledges_what_it_read() {
+    let Some(h) = common::Harness::start() else {
+        return;
+    };
+    let file = h.write(
+        "acks.toml",
+        r#"version = 1
+[fleet]
+name = "acks"
+[defaults]
+backend = "fake"
+[director]
+fake = { ack = true }
+[[member]]
+name = "w"
+fake = { opener = { to = "director", text = "done" } }
+"#,
+    );
+    h.ok(&["up", &file, "--wait", "--timeout", "20s"]);
+    let acked = || -> bool {
+        h.registry()
+            .query_row(
+                "SELECT count(*) FROM messages WHERE recipient = 'director' AND state = 'acked'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0)
+            == 1
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), acked),
+        "the Director's message was not acked"
+    );
+    h.ok(&["down", &file]);
+}

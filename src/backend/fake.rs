@@ -49,7 +49,7 @@
 //! | `inbox` | `messages` (the array `message inbox --json` printed) | after a preview was submitted |
 //! | `replied` | `to`, `text`, `n`, `id` | a reply was sent |
 //! | `sent` | `to`, `text` | the `opener` was sent |
-//! | `error` | `error`, `during` (`inbox`, `reply`, `opener`) | a child command failed; also shown on screen |
+//! | `error` | `error`, `during` (`inbox`, `ack`, `reply`, `opener`) | a child command failed; also shown on screen |
 //! | `frozen` | | `freeze_after` passed; input is still read and logged |
 //! | `signal` | `signal` (`SIGTERM`, `SIGHUP`, `SIGINT`) | a terminating signal arrived |
 //! | `eof` | | stdin closed |
@@ -1016,6 +1016,22 @@ impl App {
         };
         self.log.event("inbox", json!({ "messages": messages }));
         self.note(format!("⏺ inbox: {} message(s)", messages.len()));
+        if self.options.ack == Some(true) {
+            let ids: Vec<String> = messages
+                .iter()
+                .filter_map(|m| m.get("id").and_then(Value::as_i64))
+                .map(|id| id.to_string())
+                .collect();
+            if !ids.is_empty() {
+                let bin = self.bin.clone();
+                let mut args = vec!["message".to_string(), "ack".to_string()];
+                args.extend(ids);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                if let Err(err) = run_cafleet(&bin, &args) {
+                    self.error("ack", err);
+                }
+            }
+        }
         let Some(template) = self.options.reply.clone() else {
             return;
         };

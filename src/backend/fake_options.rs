@@ -25,6 +25,11 @@ pub struct FakeOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
 
+    /// Acknowledge every message it read (`cafleet message ack`), as an agent that has
+    /// handled its inbox would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<bool>,
+
     /// Stop replying after this many replies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replies: Option<u32>,
