@@ -6,7 +6,7 @@
 use axum::response::sse::Event;
 use serde_json::{Value, json};
 
-use super::conversation::{Answer, Conversation, ShellTool, content_text, user_text};
+use super::conversation::{Answer, Conversation, ShellTool, content_text, result_text, user_text};
 use super::new_id;
 
 /// Reads a Messages request.
@@ -44,6 +44,12 @@ pub fn read(body: &Value) -> Conversation {
             .count(),
         _ => 0,
     };
+    let last_result = messages
+        .iter()
+        .filter_map(|m| m.get("content").and_then(Value::as_array))
+        .flatten()
+        .rfind(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+        .and_then(|b| result_text(b.get("content")));
     let json = body
         .pointer("/output_format/schema")
         .or_else(|| body.pointer("/output_config/format/schema"))
@@ -66,6 +72,7 @@ pub fn read(body: &Value) -> Conversation {
             .to_string(),
         user_text: last.map(|(_, text)| text),
         calls,
+        last_result,
         shell,
         json,
         system,

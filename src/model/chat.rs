@@ -7,7 +7,7 @@
 use axum::response::sse::Event;
 use serde_json::{Value, json};
 
-use super::conversation::{Answer, Conversation, ShellTool, content_text, user_text};
+use super::conversation::{Answer, Conversation, ShellTool, content_text, result_text, user_text};
 use super::new_id;
 
 /// Reads a chat completions request.
@@ -42,6 +42,10 @@ pub fn read(body: &Value) -> Conversation {
             .count(),
         _ => 0,
     };
+    let last_result = messages
+        .iter()
+        .rfind(|m| role(m).as_deref() == Some("tool"))
+        .and_then(|m| result_text(m.get("content")));
     let json = match body
         .pointer("/response_format/type")
         .and_then(Value::as_str)
@@ -64,6 +68,7 @@ pub fn read(body: &Value) -> Conversation {
             .to_string(),
         user_text: last.map(|(_, text)| text),
         calls,
+        last_result,
         shell,
         json,
         system,

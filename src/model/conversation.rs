@@ -19,6 +19,8 @@ pub struct Conversation {
     pub user_text: Option<String>,
     /// The shell tool calls the assistant made after that message.
     pub calls: usize,
+    /// The text of the last tool result, for the log.
+    pub last_result: Option<String>,
     /// The shell tool the request offers; `None` for title requests and the like.
     pub shell: Option<ShellTool>,
     /// Set when the request asks for a JSON answer: the schema when one was given, else
@@ -279,6 +281,19 @@ pub fn content_text(content: &Value) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The last tool result's text, cut to a log-friendly length.
+pub fn result_text(content: Option<&Value>) -> Option<String> {
+    let text = match content? {
+        Value::String(text) => text.clone(),
+        other => content_text(other).unwrap_or_else(|| other.to_string()),
+    };
+    let mut cut: String = text.chars().take(300).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    Some(cut)
 }
 
 /// The real text of each text part on its own (so a reminder part does not hide the

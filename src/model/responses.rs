@@ -6,7 +6,7 @@
 use axum::response::sse::Event;
 use serde_json::{Value, json};
 
-use super::conversation::{Answer, Conversation, ShellTool, content_text, user_text};
+use super::conversation::{Answer, Conversation, ShellTool, content_text, result_text, user_text};
 use super::new_id;
 
 /// Reads a Responses request.
@@ -52,6 +52,15 @@ pub fn read(body: &Value) -> Conversation {
             .count(),
         _ => 0,
     };
+    let last_result = items
+        .iter()
+        .rfind(|item| {
+            matches!(
+                item.get("type").and_then(Value::as_str),
+                Some("function_call_output" | "custom_tool_call_output")
+            )
+        })
+        .and_then(|item| result_text(item.get("output")));
     let json = match body.pointer("/text/format/type").and_then(Value::as_str) {
         Some("json_schema") => body.pointer("/text/format/schema").cloned(),
         Some("json_object") => Some(Value::Null),
@@ -84,6 +93,7 @@ pub fn read(body: &Value) -> Conversation {
             .to_string(),
         user_text: last.map(|(_, text)| text),
         calls,
+        last_result,
         shell,
         json,
         system,
