@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod error;
 pub mod lock;
 pub mod manifest;
+pub mod model;
 pub mod monitor;
 pub mod monitor_stop;
 pub mod plan;

@@ -12,6 +12,7 @@ mod fleet;
 pub mod identity;
 mod member;
 mod message;
+mod model;
 mod monitor;
 mod ps;
 pub mod schema;
@@ -127,6 +128,10 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Serve the admin web UI (loopback by default)
     Web(web::WebArgs),
+    /// A scripted stand-in for the models claude, codex and opencode call: rehearse a team
+    /// with no account and no network
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 /// Parses the process arguments, runs the command and maps the outcome to an exit code.
@@ -170,6 +175,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Skill(cmd) => skill::run(cmd),
         Command::Completions(args) => completions::run(args),
         Command::Web(args) => web::run(&globals, args),
+        Command::Model(cmd) => model::run(cmd),
     }
 }
 
