@@ -225,7 +225,7 @@ async fn answer(shared: &Shared, api: Api, body: &Bytes) -> Response {
     shared.log(json!({
         "api": api.name(), "model": conversation.model, "turn": turn,
         "calls_before": conversation.calls, "answer": answered,
-        "last_tool_result": conversation.last_result,
+        "last_tool_result": conversation.last_result, "user": conversation.user_text,
     }));
     let model = conversation.model.as_str();
     let tokens = input_tokens(body);

@@ -112,7 +112,9 @@ pub fn find_cli(program: &str) -> Option<PathBuf> {
     // Where tests/agent-clis.sh installs them.
     let root = std::env::var_os("CAFLEET_AGENT_CLIS")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/cafleet/agent-clis")));
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/cafleet/agent-clis"))
+        });
     if let Some(root) = root {
         dirs.push(root.join("node_modules/.bin"));
     }
