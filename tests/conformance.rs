@@ -151,6 +151,11 @@ impl Team {
         let work = home.path().join("work");
         std::fs::create_dir_all(&work).expect("work");
         let work = work.canonicalize().expect("canonical work");
+        if !options.trust {
+            // codex asks about trust for a project under version control.
+            let git = Command::new("git").args(["init", "-q"]).current_dir(&work).status();
+            assert!(git.is_ok_and(|s| s.success()), "git init");
+        }
         let path = format!(
             "{}:{}",
             clis.display(),

@@ -360,8 +360,13 @@ fn spawn_agent(
     )
 }
 
-/// Waits until every named agent's pane shows it is ready, or `timeout` passes.
-/// Returns the agents that were not ready in time, each with what its pane shows.
+/// How long an agent's ready screen must stay before it counts: codex 0.171 draws its
+/// composer for about half a second before its trust question appears over it.
+pub const READY_FOR: Duration = Duration::from_secs(1);
+
+/// Waits until every named agent's pane has shown it is ready for [`READY_FOR`], or
+/// `timeout` passes. Returns the agents that were not ready in time, each with what its
+/// pane shows.
 pub fn wait_ready(
     tmux: &Tmux,
     agents: &[(String, String, crate::manifest::BackendName)],
@@ -370,15 +375,24 @@ pub fn wait_ready(
     let deadline = Instant::now() + timeout;
     let mut pending: Vec<&(String, String, crate::manifest::BackendName)> = agents.iter().collect();
     let mut laggards = Vec::new();
+    let mut ready_since: std::collections::HashMap<&str, Instant> = Default::default();
     loop {
         let mut still = Vec::new();
         for item in pending {
             let (name, pane, backend) = item;
             match not_ready(tmux, pane, *backend)? {
-                None => {}
+                None => {
+                    let since = *ready_since.entry(name.as_str()).or_insert_with(Instant::now);
+                    if since.elapsed() < READY_FOR {
+                        still.push((item, name.clone(), "ready only just now".to_string()));
+                    }
+                }
                 // An agent whose process ended will not become ready by waiting.
                 Some((why, true)) => laggards.push((name.clone(), why)),
-                Some((why, false)) => still.push((item, name.clone(), why)),
+                Some((why, false)) => {
+                    ready_since.remove(name.as_str());
+                    still.push((item, name.clone(), why));
+                }
             }
         }
         if still.is_empty() {
