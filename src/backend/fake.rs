@@ -114,6 +114,8 @@ pub const TRUST_YES: &str = "Yes, I trust this folder";
 pub const TRUST_NO: &str = "No, exit";
 /// The sign-in gate.
 pub const LOGIN_GATE: &str = "Sign in to continue";
+/// The line under the sign-in gate.
+pub const LOGIN_HINT: &str = "(fake agent: this gate ignores all input)";
 /// The status line of the working screen.
 pub const WORKING_TITLE: &str = "✻ Working…";
 /// The footer of the working screen.
@@ -648,6 +650,46 @@ struct App {
     jobs: usize,
 }
 
+/// The screen the fake draws on `rows` × `cols` with `transcript` above and `composer` in
+/// its box, as `capture-pane` shows it (for screen-detection tests).
+#[cfg(test)]
+pub(crate) fn sample_screen(
+    screen: FakeScreen,
+    composer: &str,
+    transcript: &[&str],
+    rows: usize,
+    cols: usize,
+) -> String {
+    let (tx, _rx) = mpsc::channel();
+    let app = App {
+        name: "api".into(),
+        prompt: Some("You are api.".into()),
+        options: FakeOptions::default(),
+        log: Log {
+            file: None,
+            agent: "api".into(),
+        },
+        tx,
+        bin: PathBuf::from("cafleet"),
+        started: Instant::now(),
+        screen: Screen::from(screen),
+        composer: composer.into(),
+        transcript: transcript.iter().map(|l| truncate(l, cols)).collect(),
+        queued: Vec::new(),
+        frozen: false,
+        draws: false,
+        opener_sent: true,
+        replies: 0,
+        jobs: 0,
+    };
+    let mut text = app
+        .render(rows, cols, Duration::from_secs(3))
+        .lines
+        .join("\n");
+    text.push('\n');
+    text
+}
+
 /// Runs the fake agent until it exits; returns its exit status.
 pub fn run(config: FakeConfig) -> Result<i32> {
     let ready_after = option_duration("ready_after", config.options.ready_after.as_ref())?;
@@ -1171,7 +1213,7 @@ impl App {
             Screen::Login => {
                 bottom.push(LOGIN_GATE.to_owned());
                 bottom.push(String::new());
-                bottom.push("  (fake agent: this gate ignores all input)".to_owned());
+                bottom.push(format!("  {LOGIN_HINT}"));
                 bottom.push(format!("  {clock}"));
             }
         }
