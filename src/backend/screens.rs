@@ -420,6 +420,13 @@ mod fake_screen {
             .map(|t| t.trim_end_matches('│').trim_end())
     }
 
+    /// Whether the footer line shows `text` then ` · ` and the clock, maybe cut at the
+    /// pane's width.
+    fn footer_is(footer: &str, text: &str) -> bool {
+        let full = format!("{text} · ");
+        footer.starts_with(&full) || (footer.len() >= 4 && full.starts_with(footer))
+    }
+
     pub(super) fn classify(lines: &[&str]) -> Screen {
         if let Some((top, bottom)) = last_box(lines) {
             let footer = lines.get(bottom + 1).copied().unwrap_or_default();
@@ -428,19 +435,19 @@ mod fake_screen {
                 .iter()
                 .filter_map(|l| boxed(l))
                 .collect();
-            if footer.starts_with(&format!("{} · ", fake::READY_FOOTER)) {
+            if footer_is(footer, fake::READY_FOOTER) {
                 return Screen::Composer;
             }
-            if footer.starts_with(&format!("{} · ", fake::WORKING_FOOTER)) {
+            if footer_is(footer, fake::WORKING_FOOTER) {
                 return Screen::Working;
             }
-            if footer.starts_with("Esc to cancel · ")
+            if footer_is(footer, "Esc to cancel")
                 && inside.contains(&fake::PERMISSION_QUESTION)
                 && inside.contains(&fake::PERMISSION_YES)
             {
                 return Screen::Prompt;
             }
-            if footer.starts_with("Enter to confirm · ")
+            if footer_is(footer, "Enter to confirm · Esc to exit")
                 && inside.contains(&format!("❯ 1. {}", fake::TRUST_YES).as_str())
             {
                 return Screen::Trust;
@@ -794,6 +801,13 @@ mod tests {
         );
         assert_eq!(classify(b, &render(FakeScreen::Trust, "")), Screen::Trust);
         assert_eq!(classify(b, &render(FakeScreen::Login, "")), Screen::Login);
+        // A narrow pane cuts the footer.
+        for (rows, cols) in [(8, 30), (5, 24), (12, 40)] {
+            let s = fake::sample_screen(FakeScreen::Composer, "", &[], rows, cols);
+            assert_eq!(classify(b, &s), Screen::Composer, "{rows}x{cols}\n{s}");
+            let s = fake::sample_screen(FakeScreen::Working, "", &[], rows, cols);
+            assert_eq!(classify(b, &s), Screen::Working, "{rows}x{cols}\n{s}");
+        }
         assert!(!composer_has_text(b, &render(FakeScreen::Composer, "")));
         assert!(composer_has_text(
             b,
