@@ -651,7 +651,8 @@ struct App {
 }
 
 /// The screen the fake draws on `rows` × `cols` with `transcript` above and `composer` in
-/// its box, as `capture-pane` shows it (for screen-detection tests).
+/// its box, as `capture-pane` shows it (for screen-detection tests); a frame taller than
+/// the pane keeps its bottom lines, as the terminal scrolls.
 #[cfg(test)]
 pub(crate) fn sample_screen(
     screen: FakeScreen,
@@ -682,10 +683,9 @@ pub(crate) fn sample_screen(
         replies: 0,
         jobs: 0,
     };
-    let mut text = app
-        .render(rows, cols, Duration::from_secs(3))
-        .lines
-        .join("\n");
+    // A frame taller than the pane scrolls: the terminal keeps its last `rows` lines.
+    let lines = app.render(rows, cols, Duration::from_secs(3)).lines;
+    let mut text = lines[lines.len().saturating_sub(rows)..].join("\n");
     text.push('\n');
     text
 }

@@ -407,10 +407,11 @@ mod fake_screen {
     use super::Screen;
     use crate::backend::fake;
 
-    /// The last box drawn from column 0: (index of `╭`, index of `╰`).
-    fn last_box(lines: &[&str]) -> Option<(usize, usize)> {
+    /// The last box drawn from column 0: (index of `╭`, index of `╰`). In a pane too
+    /// short for the whole frame the top has scrolled away: `None` for it.
+    fn last_box(lines: &[&str]) -> Option<(Option<usize>, usize)> {
         let bottom = lines.iter().rposition(|l| l.starts_with('╰'))?;
-        let top = lines[..bottom].iter().rposition(|l| l.starts_with('╭'))?;
+        let top = lines[..bottom].iter().rposition(|l| l.starts_with('╭'));
         Some((top, bottom))
     }
 
@@ -431,7 +432,7 @@ mod fake_screen {
         if let Some((top, bottom)) = last_box(lines) {
             let footer = lines.get(bottom + 1).copied().unwrap_or_default();
             let footer = footer.strip_prefix("  ").unwrap_or_default();
-            let inside: Vec<&str> = lines[top + 1..bottom]
+            let inside: Vec<&str> = lines[top.map_or(0, |t| t + 1)..bottom]
                 .iter()
                 .filter_map(|l| boxed(l))
                 .collect();
@@ -467,7 +468,7 @@ mod fake_screen {
 
     pub(super) fn composer_text(lines: &[&str]) -> Option<String> {
         let (top, _) = last_box(lines)?;
-        let first = boxed(lines.get(top + 1)?)?;
+        let first = boxed(lines.get(top? + 1)?)?;
         Some(
             first
                 .strip_prefix(fake::COMPOSER_PROMPT.trim_end())?
@@ -802,7 +803,7 @@ mod tests {
         assert_eq!(classify(b, &render(FakeScreen::Trust, "")), Screen::Trust);
         assert_eq!(classify(b, &render(FakeScreen::Login, "")), Screen::Login);
         // A narrow pane cuts the footer.
-        for (rows, cols) in [(8, 30), (5, 24), (12, 40)] {
+        for (rows, cols) in [(8, 30), (5, 24), (12, 40), (3, 80), (2, 30)] {
             let s = fake::sample_screen(FakeScreen::Composer, "", &[], rows, cols);
             assert_eq!(classify(b, &s), Screen::Composer, "{rows}x{cols}\n{s}");
             let s = fake::sample_screen(FakeScreen::Working, "", &[], rows, cols);
