@@ -428,7 +428,32 @@ mod fake_screen {
         footer.starts_with(&full) || (footer.len() >= 4 && full.starts_with(footer))
     }
 
+    /// Splits rows that `capture-pane -J` joined (tmux keeps a row's "wrapped" flag
+    /// after a resize reflowed it, and the fake's rows are exactly the pane's width) at
+    /// the box corners: a corner `╭`/`╰` starts a row, a corner `╮`/`╯` ends one.
+    fn unjoin<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+        let mut out = Vec::new();
+        for line in lines {
+            let mut start = 0;
+            for (i, c) in line.char_indices() {
+                if matches!(c, '╭' | '╰') && i > start {
+                    out.push(&line[start..i]);
+                    start = i;
+                } else if matches!(c, '╮' | '╯') {
+                    let end = i + c.len_utf8();
+                    out.push(&line[start..end]);
+                    start = end;
+                }
+            }
+            out.push(&line[start..]);
+        }
+        out.retain(|l| !l.trim().is_empty());
+        out
+    }
+
     pub(super) fn classify(lines: &[&str]) -> Screen {
+        let lines = unjoin(lines);
+        let lines = lines.as_slice();
         if let Some((top, bottom)) = last_box(lines) {
             let footer = lines.get(bottom + 1).copied().unwrap_or_default();
             let footer = footer.strip_prefix("  ").unwrap_or_default();
@@ -467,7 +492,8 @@ mod fake_screen {
     }
 
     pub(super) fn composer_text(lines: &[&str]) -> Option<String> {
-        let (top, _) = last_box(lines)?;
+        let lines = unjoin(lines);
+        let (top, _) = last_box(&lines)?;
         let first = boxed(lines.get(top? + 1)?)?;
         Some(
             first
@@ -809,6 +835,10 @@ mod tests {
             let s = fake::sample_screen(FakeScreen::Working, "", &[], rows, cols);
             assert_eq!(classify(b, &s), Screen::Working, "{rows}x{cols}\n{s}");
         }
+        // Rows joined by `capture-pane -J` after a resize (seen with tmux 3.3a).
+        let joined = "✻ cafleet fake agent · director\n\n╭─ director ───╮\n│ >    │╰──────╯  fake ready · ? for shortcuts · ✢ 120s\n";
+        assert_eq!(classify(b, joined), Screen::Composer);
+        assert!(!composer_has_text(b, joined));
         assert!(!composer_has_text(b, &render(FakeScreen::Composer, "")));
         assert!(composer_has_text(
             b,
