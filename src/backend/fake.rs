@@ -114,6 +114,8 @@ pub const TRUST_YES: &str = "Yes, I trust this folder";
 pub const TRUST_NO: &str = "No, exit";
 /// The sign-in gate.
 pub const LOGIN_GATE: &str = "Sign in to continue";
+/// The line under the sign-in gate.
+pub const LOGIN_HINT: &str = "(fake agent: this gate ignores all input)";
 /// The status line of the working screen.
 pub const WORKING_TITLE: &str = "✻ Working…";
 /// The footer of the working screen.
@@ -646,6 +648,46 @@ struct App {
     opener_sent: bool,
     replies: u32,
     jobs: usize,
+}
+
+/// The screen the fake draws on `rows` × `cols` with `transcript` above and `composer` in
+/// its box, as `capture-pane` shows it (for screen-detection tests); a frame taller than
+/// the pane keeps its bottom lines, as the terminal scrolls.
+#[cfg(test)]
+pub(crate) fn sample_screen(
+    screen: FakeScreen,
+    composer: &str,
+    transcript: &[&str],
+    rows: usize,
+    cols: usize,
+) -> String {
+    let (tx, _rx) = mpsc::channel();
+    let app = App {
+        name: "api".into(),
+        prompt: Some("You are api.".into()),
+        options: FakeOptions::default(),
+        log: Log {
+            file: None,
+            agent: "api".into(),
+        },
+        tx,
+        bin: PathBuf::from("cafleet"),
+        started: Instant::now(),
+        screen: Screen::from(screen),
+        composer: composer.into(),
+        transcript: transcript.iter().map(|l| truncate(l, cols)).collect(),
+        queued: Vec::new(),
+        frozen: false,
+        draws: false,
+        opener_sent: true,
+        replies: 0,
+        jobs: 0,
+    };
+    // A frame taller than the pane scrolls: the terminal keeps its last `rows` lines.
+    let lines = app.render(rows, cols, Duration::from_secs(3)).lines;
+    let mut text = lines[lines.len().saturating_sub(rows)..].join("\n");
+    text.push('\n');
+    text
 }
 
 /// Runs the fake agent until it exits; returns its exit status.
@@ -1187,7 +1229,7 @@ impl App {
             Screen::Login => {
                 bottom.push(LOGIN_GATE.to_owned());
                 bottom.push(String::new());
-                bottom.push("  (fake agent: this gate ignores all input)".to_owned());
+                bottom.push(format!("  {LOGIN_HINT}"));
                 bottom.push(format!("  {clock}"));
             }
         }

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::backend::fake;
+use crate::backend::fake_options::FakeScreen;
 use crate::registry::agents::NewAgent;
 use crate::registry::fleets::NewFleet;
 
@@ -87,11 +88,7 @@ fn setup() -> (Registry, FleetRow, i64) {
 }
 
 fn composer() -> String {
-    format!(
-        "{} · api\n\n  {} · ✻ 1s\n",
-        fake::HEADER_TITLE,
-        fake::READY_FOOTER
-    )
+    fake::sample_screen(FakeScreen::Composer, "", &[], 24, 80)
 }
 
 #[test]
@@ -120,29 +117,31 @@ fn idle_composer_gets_text_and_enter_only() {
 }
 
 #[test]
-fn permission_prompt_and_unknown_screens_get_escape_first() {
-    for screen in [
-        format!("{}\n{}\n", fake::PERMISSION_QUESTION, fake::PERMISSION_YES),
-        "$ some shell\n".to_string(),
-    ] {
-        let (mut reg, fleet, id) = setup();
-        let pane = Scripted::new(&screen);
-        notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
-        let typed = pane.typed();
-        assert_eq!(typed.len(), 3, "{typed:?}");
-        assert_eq!(typed[0], "key:Escape");
-        assert_eq!(typed[2], "key:Enter");
-    }
+fn only_a_permission_prompt_gets_escape_first() {
+    let permission = fake::sample_screen(FakeScreen::Permission, "", &[], 24, 80);
+    let (mut reg, fleet, id) = setup();
+    let pane = Scripted::new(&permission);
+    notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    let typed = pane.typed();
+    assert_eq!(typed.len(), 3, "{typed:?}");
+    assert_eq!(typed[0], "key:Escape");
+    assert_eq!(typed[2], "key:Enter");
+
+    // An unknown screen (a shell, a readline program) gets no Escape: it would read
+    // Escape and the preview's `[` as one Meta key.
+    let (mut reg, fleet, id) = setup();
+    let pane = Scripted::new("$ some shell\n");
+    notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    let typed = pane.typed();
+    assert_eq!(typed.len(), 2, "{typed:?}");
+    assert!(typed[0].starts_with("text:[cafleet] message #"));
+    assert_eq!(typed[1], "key:Enter");
 }
 
 #[test]
 fn stray_composer_text_is_cleared_with_c_u_first() {
     let (mut reg, fleet, id) = setup();
-    let screen = format!(
-        "{} · api\n╭─ api ─╮\n│ > half typed   │\n╰──╯\n  {}\n",
-        fake::HEADER_TITLE,
-        fake::READY_FOOTER
-    );
+    let screen = fake::sample_screen(FakeScreen::Composer, "half typed", &[], 24, 80);
     let pane = Scripted::new(&screen);
     let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
     let typed = pane.typed();
@@ -161,7 +160,7 @@ fn stray_composer_text_is_cleared_with_c_u_first() {
 #[test]
 fn working_screen_gets_no_escape() {
     let (mut reg, fleet, id) = setup();
-    let screen = format!("{} (3s · {})\n", fake::WORKING_TITLE, fake::WORKING_FOOTER);
+    let screen = fake::sample_screen(FakeScreen::Working, "", &[], 24, 80);
     let pane = Scripted::new(&screen);
     notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
     assert!(!pane.typed().iter().any(|k| k == "key:Escape"));
@@ -170,8 +169,8 @@ fn working_screen_gets_no_escape() {
 #[test]
 fn trust_and_login_gates_get_nothing() {
     for screen in [
-        format!("{}\n❯ 1. {}\n", fake::TRUST_QUESTION, fake::TRUST_YES),
-        format!("{}\n", fake::LOGIN_GATE),
+        fake::sample_screen(FakeScreen::Trust, "", &[], 24, 80),
+        fake::sample_screen(FakeScreen::Login, "", &[], 24, 80),
     ] {
         let (mut reg, fleet, id) = setup();
         let pane = Scripted::new(&screen);
