@@ -153,7 +153,10 @@ impl Team {
         let work = work.canonicalize().expect("canonical work");
         if !options.trust {
             // codex asks about trust for a project under version control.
-            let git = Command::new("git").args(["init", "-q"]).current_dir(&work).status();
+            let git = Command::new("git")
+                .args(["init", "-q"])
+                .current_dir(&work)
+                .status();
             assert!(git.is_ok_and(|s| s.success()), "git init");
         }
         let path = format!(
@@ -514,10 +517,16 @@ fn every_backend_answers_the_director_both_ways_and_down_leaves_nothing() {
     for (id, m) in ids.iter().zip(["cl", "cx", "oc"]) {
         let state = team.query::<String>(&format!("SELECT state FROM messages WHERE id = {id}"));
         assert_eq!(state, ["acked"], "the ping to {m}");
+        // The preview was typed into the pane and submitted: the agent's model got it
+        // as the user's turn, word for word.
+        let preview =
+            format!("[cafleet] message #{id} from director: ping — run: cafleet message inbox");
         assert!(
-            team.screen(m)
-                .contains(&format!("message #{id} from director")),
-            "the preview in {m}'s pane{}",
+            team.model_requests().iter().any(|r| {
+                r["model"].as_str().is_some_and(|x| x.ends_with(m))
+                    && r["user"].as_str() == Some(preview.as_str())
+            }),
+            "the preview never reached {m}'s model{}",
             team.panes()
         );
         let senders = team.query::<String>(&format!(
@@ -650,11 +659,25 @@ reply = "second handled"
             "a turn was interrupted: {request}"
         );
     }
+    // The second message's turn began only once the slow answer (held 6 s mid-stream)
+    // had run to its end: an Escape would have cut the stream and started it early.
+    let requests = team.model_requests();
     for m in ["cl", "cx", "oc"] {
+        let at = |text: &str| {
+            requests
+                .iter()
+                .filter(|r| r["model"].as_str().is_some_and(|x| x.ends_with(m)))
+                .filter(|r| r["user"].as_str().is_some_and(|u| u.contains(text)))
+                .filter_map(|r| r["time_ms"].as_u64())
+                .min()
+        };
+        let (Some(slow), Some(second)) = (at(": slow"), at(": second")) else {
+            panic!("{m}: no slow or second turn at the model{}", team.panes());
+        };
         assert!(
-            team.screen(m).contains("slow turn finished"),
-            "{m}{}",
-            team.panes()
+            second >= slow + 6000,
+            "{m}: the second turn began {} ms after the slow one, inside its 6 s stream",
+            second - slow
         );
     }
     let _ = monitor.kill();

@@ -369,20 +369,23 @@ pub const READY_FOR: Duration = Duration::from_secs(1);
 /// pane shows.
 pub fn wait_ready(
     tmux: &Tmux,
-    agents: &[(String, String, crate::manifest::BackendName)],
+    agents: &[(String, String, crate::manifest::BackendName, bool)],
     timeout: Duration,
 ) -> Result<Vec<(String, String)>> {
     let deadline = Instant::now() + timeout;
-    let mut pending: Vec<&(String, String, crate::manifest::BackendName)> = agents.iter().collect();
+    let mut pending: Vec<&(String, String, crate::manifest::BackendName, bool)> =
+        agents.iter().collect();
     let mut laggards = Vec::new();
     let mut ready_since: std::collections::HashMap<&str, Instant> = Default::default();
     loop {
         let mut still = Vec::new();
         for item in pending {
-            let (name, pane, backend) = item;
-            match not_ready(tmux, pane, *backend)? {
+            let (name, pane, backend, has_prompt) = item;
+            match not_ready(tmux, pane, *backend, *has_prompt)? {
                 None => {
-                    let since = *ready_since.entry(name.as_str()).or_insert_with(Instant::now);
+                    let since = *ready_since
+                        .entry(name.as_str())
+                        .or_insert_with(Instant::now);
                     if since.elapsed() < READY_FOR {
                         still.push((item, name.clone(), "ready only just now".to_string()));
                     }
@@ -408,11 +411,13 @@ pub fn wait_ready(
 }
 
 /// Why an agent is not ready yet, and whether that is final (its process ended), or
-/// `None` when it is ready.
+/// `None` when it is ready. `has_prompt`: the agent was started with a prompt it submits
+/// by itself once up.
 fn not_ready(
     tmux: &Tmux,
     pane: &str,
     backend: crate::manifest::BackendName,
+    has_prompt: bool,
 ) -> Result<Option<(String, bool)>> {
     use crate::backend::screens::{Screen, classify};
     let Some(found) = pane
@@ -435,7 +440,14 @@ fn not_ready(
         // Any program: running is all "ready" can mean.
         return Ok(None);
     }
-    let why = match classify(backend, &tmux.capture_pane(found.id, None)?) {
+    let captured = tmux.capture_pane(found.id, None)?;
+    if has_prompt && crate::backend::screens::prompt_pending(backend, &captured) {
+        return Ok(Some((
+            "still starting (its prompt is not submitted yet)".into(),
+            false,
+        )));
+    }
+    let why = match classify(backend, &captured) {
         Screen::Composer | Screen::Working => return Ok(None),
         Screen::Login => "it shows a sign-in screen: log it in once by hand",
         Screen::Trust => "it asks whether to trust the folder: answer it once by hand",

@@ -113,20 +113,34 @@ pub fn classify(backend: BackendName, captured: &str) -> Screen {
     }
 }
 
+/// Whether an agent started with a prompt has not taken it yet. opencode shows its home
+/// screen (the logo above a composer) until it submits its `--prompt` by itself, and that
+/// submission replaces whatever was typed meanwhile: a preview typed there is lost. The
+/// other agents take the prompt from their command line before drawing a composer.
+pub fn prompt_pending(backend: BackendName, captured: &str) -> bool {
+    backend == BackendName::Opencode && opencode::is_home(&lines_of(captured))
+}
+
 /// Whether the composer visibly holds text (a half-typed line the preview would be
 /// appended to), so it must be cleared with C-u first. Only checked on [`Screen::Composer`]
 /// and [`Screen::Working`]; a false alarm costs one C-u on an empty line, which does
-/// nothing, so placeholders that look like text are acceptable. Unknown for opencode and
-/// commands (`false`).
+/// nothing, so placeholders that look like text are acceptable. Unknown for commands
+/// (`false`).
 pub fn composer_has_text(backend: BackendName, captured: &str) -> bool {
+    composer_text(backend, captured).is_some_and(|t| !t.is_empty())
+}
+
+/// The text in the agent's composer (its first line for claude and codex, every line
+/// for opencode and the fake), or `None` when no composer is found.
+pub fn composer_text(backend: BackendName, captured: &str) -> Option<String> {
     let lines = lines_of(captured);
-    let text = match backend {
+    match backend {
         BackendName::Fake => fake_screen::composer_text(&lines),
         BackendName::Claude => claude::composer_text(&lines),
         BackendName::Codex => codex::composer_text(&lines),
-        BackendName::Opencode | BackendName::Command => None,
-    };
-    text.is_some_and(|t| !t.is_empty())
+        BackendName::Opencode => opencode::composer_text(&lines),
+        BackendName::Command => None,
+    }
 }
 
 /// A line made only of `c` (at least `min` of them) from column 0.
@@ -375,6 +389,46 @@ mod opencode {
             && rest.trim_start().starts_with("esc interrupt")
     }
 
+    /// The composer's text: its box is the `┃` lines above the border — a padding line,
+    /// the text, a padding line, then the agent · model line — so the text is read upwards
+    /// from two lines above the agent line to the next empty `┃` line. (A transcript
+    /// message drawn right above the box is separated from the text by that padding.)
+    pub(super) fn composer_text(lines: &[&str]) -> Option<String> {
+        let at = border(lines)?;
+        let bar = |l: &str| l.trim_start().starts_with('┃');
+        let agent = at.checked_sub(1).filter(|i| bar(lines[*i]))?;
+        let mut text: Vec<&str> = Vec::new();
+        let mut i = agent.checked_sub(2)?;
+        if !bar(lines[agent - 1]) || !content(lines[agent - 1]).is_empty() {
+            return None;
+        }
+        while bar(lines[i]) && !content(lines[i]).is_empty() {
+            text.push(content(lines[i]));
+            match i.checked_sub(1) {
+                Some(up) => i = up,
+                None => break,
+            }
+        }
+        text.reverse();
+        let text = text.join(" ");
+        // An empty composer shows a placeholder: `Ask anything… "Fix broken tests"`.
+        Some(if text.starts_with("Ask anything…") {
+            String::new()
+        } else {
+            text
+        })
+    }
+
+    /// The home screen: opencode's logo (its `█▀▀█` letter tops) above the composer.
+    pub(super) fn is_home(lines: &[&str]) -> bool {
+        let Some(at) = border(lines) else {
+            return false;
+        };
+        lines[..at]
+            .iter()
+            .any(|l| !is_preview(l) && l.trim_start().starts_with("█▀▀█ █▀▀█ █▀▀█ █▀▀▄"))
+    }
+
     /// A line's content without the left bar and the dialog's borders.
     fn content(line: &str) -> &str {
         line.trim_matches(|c: char| c.is_whitespace() || c == '┃' || c == '│')
@@ -504,6 +558,14 @@ mod fake_screen {
     }
 }
 
+/// The key that submits a typed line on `screen` without disturbing the agent. Enter,
+/// except in a codex turn: there Enter "steers" — codex cancels the answer it is
+/// streaming and sends the new line at once — while Tab queues the line until the turn
+/// ends (codex-cli 0.171, "tab to queue message"). claude and opencode queue on Enter.
+pub fn submit_is_tab(backend: BackendName, screen: Screen) -> bool {
+    backend == BackendName::Codex && screen == Screen::Working
+}
+
 /// How keys are paced for one backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyTiming {
@@ -596,6 +658,7 @@ mod tests {
             Opencode "opencode-1.18.33-idle-hostile-long.txt" => Composer, false;
             Opencode "opencode-1.18.33-idle-60x15-hostile.txt" => Composer, false;
             Opencode "opencode-1.18.33-working-hostile.txt" => Working, false;
+            Opencode "opencode-1.18.33-preview-left-in-composer.txt" => Composer, true;
         };
         for (backend, file, text, want, has_text) in cases {
             assert_eq!(classify(backend, text), want, "{file}");
@@ -605,6 +668,56 @@ mod tests {
                 "{file} composer text"
             );
         }
+    }
+
+    #[test]
+    fn a_preview_left_in_opencodes_composer_is_read_whole() {
+        let text =
+            include_str!("../../tests/screens/opencode-1.18.33-preview-left-in-composer.txt");
+        assert_eq!(
+            composer_text(BackendName::Opencode, text).as_deref(),
+            Some("[cafleet] message #3 from director: ping — run: cafleet message inbox")
+        );
+        for file in [
+            include_str!("../../tests/screens/opencode-1.18.33-idle.txt"),
+            include_str!("../../tests/screens/opencode-1.18.33-idle-hostile-long.txt"),
+            include_str!("../../tests/screens/opencode-1.18.33-working-hostile.txt"),
+        ] {
+            assert_eq!(
+                composer_text(BackendName::Opencode, file).as_deref(),
+                Some("")
+            );
+        }
+    }
+
+    #[test]
+    fn opencode_has_not_taken_its_prompt_on_its_home_screen() {
+        for (file, home) in [
+            (
+                include_str!("../../tests/screens/opencode-1.18.33-ready.txt"),
+                true,
+            ),
+            (
+                include_str!("../../tests/screens/opencode-1.18.33-idle.txt"),
+                true,
+            ),
+            (
+                include_str!("../../tests/screens/opencode-1.18.33-working-hostile.txt"),
+                false,
+            ),
+            (
+                include_str!("../../tests/screens/opencode-1.18.33-idle-hostile-long.txt"),
+                false,
+            ),
+            (
+                include_str!("../../tests/screens/opencode-1.18.33-preview-left-in-composer.txt"),
+                false,
+            ),
+        ] {
+            assert_eq!(prompt_pending(BackendName::Opencode, file), home);
+        }
+        let claude = include_str!("../../tests/screens/claude-2.1.197-idle.txt");
+        assert!(!prompt_pending(BackendName::Claude, claude));
     }
 
     fn screen(lines: &[&str]) -> String {

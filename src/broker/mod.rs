@@ -50,6 +50,9 @@ const NOT_LIVE: [&str; 3] = ["stopped", "removed", "dead"];
 pub enum PaneKey {
     Escape,
     Enter,
+    /// Queues a typed line in a codex turn instead of steering it (see
+    /// [`screens::submit_is_tab`]).
+    Tab,
     /// C-u: clears the composer line in every backend.
     ClearLine,
 }
@@ -401,6 +404,16 @@ fn decide(panes: &dyn Panes, fleet: &FleetRow, agent: &AgentRow) -> Decision {
         Err(err) => return queue(format!("cannot capture pane {pane}: {}", err.message)),
     };
     let backend = backend_of(agent);
+    if screens::prompt_pending(backend, &captured)
+        && agent.spec().is_some_and(|spec| !spec.prompt.is_empty())
+    {
+        // What is typed now would be replaced when the agent submits its own prompt; the
+        // courier tries again in a moment.
+        return queue(format!(
+            "`{}` is still starting (its prompt is not submitted yet)",
+            agent.name
+        ));
+    }
     let screen = screens::classify(backend, &captured);
     match screen {
         Screen::Trust | Screen::Login => Decision::Queue {
@@ -448,7 +461,65 @@ fn type_preview(
     }
     panes.type_text(pane, text)?;
     panes.pause(timing.before_enter);
-    panes.press(pane, PaneKey::Enter)
+    let submit = |screen: Screen| {
+        if screens::submit_is_tab(backend, screen) {
+            PaneKey::Tab
+        } else {
+            PaneKey::Enter
+        }
+    };
+    panes.press(pane, submit(screen))?;
+    confirm_submitted(panes, pane, backend, text, submit)
+}
+
+/// How often the composer is looked at after the submit key, and how many looks (6 s).
+const CONFIRM_EVERY: std::time::Duration = std::time::Duration::from_millis(150);
+const CONFIRM_LOOKS: usize = 40;
+/// How many looks a line may sit in the composer before the key is pressed again (0.9 s).
+const PRESS_AGAIN_AFTER: usize = 6;
+const MAX_PRESSES: usize = 3;
+
+/// Watches the composer after a line was submitted: an agent busy with its first prompt
+/// can drop the Enter (opencode 1.18 does), leaving the preview in its composer where
+/// nobody submits it. While the line's start is still seen there, the submit key is
+/// pressed again, at most [`MAX_PRESSES`] times. Nothing is pressed once a prompt or a
+/// gate shows, and an agent whose composer cannot be read is not watched.
+fn confirm_submitted(
+    panes: &dyn Panes,
+    pane: &str,
+    backend: BackendName,
+    text: &str,
+    submit: impl Fn(Screen) -> PaneKey,
+) -> Result<()> {
+    // The line's start, as the composer shows it (wrapped lines are joined with a space).
+    let head: String = text.chars().take(24).collect();
+    if head.chars().count() < 8 || backend == BackendName::Command {
+        return Ok(());
+    }
+    let mut since_press = 0;
+    let mut presses = 0;
+    for _ in 0..CONFIRM_LOOKS {
+        panes.pause(CONFIRM_EVERY);
+        since_press += 1;
+        let Ok(captured) = panes.capture(pane) else {
+            return Ok(());
+        };
+        let screen = screens::classify(backend, &captured);
+        if !matches!(screen, Screen::Composer | Screen::Working) {
+            return Ok(());
+        }
+        let waiting = screens::composer_text(backend, &captured)
+            .is_some_and(|composer| composer.contains(head.as_str()));
+        if !waiting {
+            return Ok(());
+        }
+        if since_press >= PRESS_AGAIN_AFTER && presses < MAX_PRESSES {
+            panes.press(pane, submit(screen))?;
+            presses += 1;
+            since_press = 0;
+        }
+    }
+    Ok(())
 }
 
 /// Whether this process runs inside a sandbox that closes sockets (codex sets

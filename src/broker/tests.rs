@@ -249,3 +249,99 @@ fn stopped_agents_are_not_typed_into() {
     assert!(pane.typed().is_empty());
     assert_eq!(d.state(), "queued");
 }
+
+/// A pane whose composer still shows the typed line for the first `stuck` looks after
+/// each submit key, as opencode does when it drops an Enter during its first prompt.
+struct Sticky {
+    stuck: usize,
+    looks: Mutex<usize>,
+    typed: Mutex<Vec<String>>,
+}
+
+impl Panes for Sticky {
+    fn info(&self, _: &str) -> Result<Option<PaneInfo>> {
+        Ok(Some(PaneInfo {
+            dead: false,
+            fleet: Some("f".into()),
+            member: Some("api".into()),
+        }))
+    }
+    fn capture(&self, _: &str) -> Result<String> {
+        let typed = self.typed.lock().unwrap();
+        let text = typed
+            .iter()
+            .rev()
+            .find_map(|t| t.strip_prefix("text:"))
+            .unwrap_or_default()
+            .to_string();
+        let submitted = typed.iter().any(|t| t.starts_with("key:Enter"));
+        drop(typed);
+        let mut looks = self.looks.lock().unwrap();
+        if submitted {
+            *looks += 1;
+        }
+        let shown = if submitted && *looks > self.stuck {
+            ""
+        } else {
+            text.as_str()
+        };
+        Ok(fake::sample_screen(
+            FakeScreen::Composer,
+            shown,
+            &[],
+            24,
+            200,
+        ))
+    }
+    fn type_text(&self, _: &str, text: &str) -> Result<()> {
+        self.typed.lock().unwrap().push(format!("text:{text}"));
+        Ok(())
+    }
+    fn press(&self, _: &str, key: PaneKey) -> Result<()> {
+        self.typed.lock().unwrap().push(format!("key:{key:?}"));
+        Ok(())
+    }
+    fn pause(&self, _: std::time::Duration) {}
+}
+
+#[test]
+fn a_preview_left_in_the_composer_is_submitted_again() {
+    let (mut reg, fleet, _) = setup();
+    reg.insert_message(fleet.id, "web", "api", b"hello", "message")
+        .unwrap();
+    let pane = Sticky {
+        stuck: 8,
+        looks: Mutex::new(0),
+        typed: Mutex::new(Vec::new()),
+    };
+    let delivery = deliver_pending(&mut reg, &pane, &fleet, "api").unwrap();
+    assert_eq!(delivery.state(), "notified");
+    let keys: Vec<String> = pane
+        .typed
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| *t == "key:Enter")
+        .cloned()
+        .collect();
+    // The first Enter, then one more after the line sat there for 6 looks.
+    assert_eq!(keys.len(), 2, "{:?}", pane.typed.lock().unwrap());
+
+    // A line that leaves the composer at once gets exactly one Enter.
+    reg.insert_message(fleet.id, "web", "api", b"again", "message")
+        .unwrap();
+    let pane = Sticky {
+        stuck: 0,
+        looks: Mutex::new(0),
+        typed: Mutex::new(Vec::new()),
+    };
+    deliver_pending(&mut reg, &pane, &fleet, "api").unwrap();
+    let enters = pane
+        .typed
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| *t == "key:Enter")
+        .count();
+    assert_eq!(enters, 1);
+}

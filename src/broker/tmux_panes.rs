@@ -36,6 +36,7 @@ impl Panes for Tmux {
         let key = match key {
             PaneKey::Escape => Key::Escape,
             PaneKey::Enter => Key::Enter,
+            PaneKey::Tab => Key::Tab,
             PaneKey::ClearLine => Key::CtrlU,
         };
         self.send_keys(pane_id(pane)?, &[key])

@@ -371,10 +371,12 @@ fn wait(
             continue;
         }
         let backend = agent.backend.parse().map_err(Error::failure)?;
+        let has_prompt = agent.spec().is_some_and(|s| !s.prompt.is_empty());
         agents.push((
             agent.name.clone(),
             agent.pane_id.clone().unwrap_or_default(),
             backend,
+            has_prompt,
         ));
     }
     let laggards = apply::wait_ready(tmux, &agents, timeout)?;
