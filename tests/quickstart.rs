@@ -108,7 +108,12 @@ fn a_message_to_a_dead_agent_stays_queued_until_up_brings_it_back() {
         out.contains("+ create w (member): its process exited"),
         "{out}"
     );
-    assert!(out.contains("announcing 1 queued message(s)"), "{out}");
+    // `up` announces it, unless the fleet's courier, which retries queued messages,
+    // got there first once the agent was back.
+    assert!(
+        out.contains("announcing 1 queued message(s)") || state(&h).0 != "queued",
+        "{out}"
+    );
     // The fake reads its inbox when the preview arrives.
     assert!(
         wait_until(Duration::from_secs(10), || state(&h).0 == "read"),

@@ -364,6 +364,11 @@ fn spawn_agent(
 /// composer for about half a second before its trust question appears over it.
 pub const READY_FOR: Duration = Duration::from_secs(1);
 
+/// The same for an opencode agent started with a prompt, counted from when it has left
+/// its home screen: for about three seconds after that (1.18.33, while it sets up the
+/// session for its prompt) it drops whatever is typed, Enter included.
+pub const OPENCODE_READY_FOR: Duration = Duration::from_secs(4);
+
 /// Waits until every named agent's pane has shown it is ready for [`READY_FOR`], or
 /// `timeout` passes. Returns the agents that were not ready in time, each with what its
 /// pane shows.

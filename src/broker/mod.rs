@@ -239,7 +239,10 @@ pub fn notify_recipient(
 
     match &outcome {
         Outcome::Notified { .. } => {
+            // Recorded at the submit key (the agent may read the message at once), then
+            // checked, still under the agent's lock so no other line is typed meanwhile.
             registry.mark_notified(&message_ids)?;
+            confirm_submitted(panes, &agent, &text)?;
         }
         Outcome::Queued { reason } => registry.mark_queued_reason(&message_ids, reason)?,
         Outcome::Nothing => {}
@@ -272,7 +275,11 @@ pub fn type_line(
     let agent = registry.require_agent(fleet.id, &fleet.name, member)?;
     let path = registry.path().to_owned();
     let _lock = crate::lock::Lock::agent(&path, agent.id)?;
-    let outcome = look_and_type(registry, panes, fleet, &agent, &preview::sanitize(text))?;
+    let line = preview::sanitize(text);
+    let outcome = look_and_type(registry, panes, fleet, &agent, &line)?;
+    if matches!(outcome, Outcome::Notified { .. }) {
+        confirm_submitted(panes, &agent, &line)?;
+    }
     registry.event(
         Some(fleet.id),
         Some(member),
@@ -468,8 +475,7 @@ fn type_preview(
             PaneKey::Enter
         }
     };
-    panes.press(pane, submit(screen))?;
-    confirm_submitted(panes, pane, backend, text, submit)
+    panes.press(pane, submit(screen))
 }
 
 /// How often the composer is looked at after the submit key, and how many looks (6 s).
@@ -484,13 +490,18 @@ const MAX_PRESSES: usize = 3;
 /// nobody submits it. While the line's start is still seen there, the submit key is
 /// pressed again, at most [`MAX_PRESSES`] times. Nothing is pressed once a prompt or a
 /// gate shows, and an agent whose composer cannot be read is not watched.
-fn confirm_submitted(
-    panes: &dyn Panes,
-    pane: &str,
-    backend: BackendName,
-    text: &str,
-    submit: impl Fn(Screen) -> PaneKey,
-) -> Result<()> {
+fn confirm_submitted(panes: &dyn Panes, agent: &AgentRow, text: &str) -> Result<()> {
+    let Some(pane) = agent.pane_id.as_deref() else {
+        return Ok(());
+    };
+    let backend = backend_of(agent);
+    let submit = |screen: Screen| {
+        if screens::submit_is_tab(backend, screen) {
+            PaneKey::Tab
+        } else {
+            PaneKey::Enter
+        }
+    };
     // The line's start, as the composer shows it (wrapped lines are joined with a space).
     let head: String = text.chars().take(24).collect();
     if head.chars().count() < 8 || backend == BackendName::Command {
