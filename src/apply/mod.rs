@@ -391,7 +391,13 @@ pub fn wait_ready(
                     let since = *ready_since
                         .entry(name.as_str())
                         .or_insert_with(Instant::now);
-                    if since.elapsed() < READY_FOR {
+                    let opencode = *backend == crate::manifest::BackendName::Opencode;
+                    let needed = if opencode && *has_prompt {
+                        OPENCODE_READY_FOR
+                    } else {
+                        READY_FOR
+                    };
+                    if since.elapsed() < needed {
                         still.push((item, name.clone(), "ready only just now".to_string()));
                     }
                 }
