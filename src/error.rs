@@ -108,11 +108,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<rusqlite::Error> for Error {
-    fn from(err: rusqlite::Error) -> Self {
-        crate::registry::describe_sqlite_error(err)
-    }
-}
+// `From<rusqlite::Error>` lives with the registry (`registry::sqlite_error`): only the
+// registry knows what a SQLite failure means for the user.
 
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
