@@ -328,7 +328,7 @@ impl Tmux {
     fn start() -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
-            eprintln!("skipping: tmux not found");
+            cafleet::tmux::testing::say_skipped("tmux is not installed");
             return None;
         }
         // Socket paths must be short; keep the directory under /tmp.

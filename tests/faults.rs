@@ -97,7 +97,9 @@ fn a_read_only_registry_is_a_clear_error_and_stays_unchanged() {
     ]);
     let before = std::fs::read(h.db()).unwrap();
     let Some(_guard) = Immutable::set(&h.db()) else {
-        eprintln!("skipped: `chattr +i` is refused on this filesystem, so no read-only file");
+        cafleet::tmux::testing::say_skipped(
+            "`chattr +i` is refused on this filesystem, so no read-only file",
+        );
         return;
     };
     for args in [

@@ -31,7 +31,7 @@ fn cli_or_skip(program: &str) -> Option<PathBuf> {
             "skipped: `{program}` is not installed (looked in $CAFLEET_AGENT_CLIS/node_modules/.bin, default ~/.cache/cafleet/agent-clis, and PATH; tests/agent-clis.sh installs them)"
         );
         assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("{why}");
+        cafleet::tmux::testing::say_skipped(why.trim_start_matches("skipped: "));
     }
     found
 }

@@ -51,7 +51,7 @@ fn chromium() -> Option<String> {
     if std::env::var_os("CI").is_some() {
         panic!("`{program}` is not installed, and CI is set: the browser test must not be skipped");
     }
-    eprintln!("skipping: `{program}` is not installed");
+    cafleet::tmux::testing::say_skipped(&format!("`{program}` is not installed"));
     None
 }
 

@@ -92,7 +92,7 @@ pub enum Command {
     /// Fleets without a fleet file: create (this pane is the Director), list, show, delete
     #[command(subcommand)]
     Fleet(fleet::FleetCommand),
-    /// Manage agents by hand: create, delete, list, show, capture
+    /// Manage agents by hand: create, delete, list, show, capture, prompt, ping, nudge
     #[command(subcommand)]
     Member(member::MemberCommand),
     /// The monitoring member's heartbeat loop: start, status, config

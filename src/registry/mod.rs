@@ -14,9 +14,9 @@ pub mod inspect;
 pub mod location;
 pub mod messages;
 pub mod monitors;
-mod sqlite_error;
 #[cfg(test)]
 mod query_plans;
+mod sqlite_error;
 pub mod timeline;
 
 pub use sqlite_error::describe_sqlite_error;

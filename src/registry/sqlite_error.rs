@@ -33,4 +33,3 @@ pub fn describe_sqlite_error(err: rusqlite::Error) -> Error {
         _ => Error::failure(format!("registry error: {text}")),
     }
 }
-

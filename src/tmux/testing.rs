@@ -31,7 +31,7 @@ impl TestServer {
             if std::env::var_os("CI").is_some() {
                 panic!("tmux is not installed, and CI is set: tmux tests must not be skipped");
             }
-            eprintln!("skipping: tmux is not installed");
+            say_skipped("tmux is not installed");
             return None;
         }
         let dir = fresh_dir();
@@ -150,4 +150,16 @@ fn fresh_dir() -> PathBuf {
             Err(err) => panic!("cannot create a folder for a test tmux server: {err}"),
         }
     }
+}
+
+/// Tells whoever runs the tests that one was skipped, where they see it: straight to the
+/// process's stderr, which the test harness does not capture (it captures `eprintln!`,
+/// and shows that only for failing tests).
+pub fn say_skipped(why: &str) {
+    use std::io::Write;
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {name}: {why}");
 }
