@@ -319,8 +319,11 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
     };
     let prompt = match (&args.prompt, &args.prompt_file) {
         (Some(text), _) => text.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|err| Error::failure(format!("cannot read --prompt-file `{path}`: {err}")))?,
+        (None, Some(path)) => crate::manifest::read::read_text(
+            std::path::Path::new(path),
+            crate::backend::MAX_PROMPT_BYTES as u64,
+        )
+        .map_err(|err| Error::failure(format!("cannot read --prompt-file `{path}`: {err}")))?,
         (None, None) => String::new(),
     };
 

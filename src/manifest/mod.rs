@@ -7,6 +7,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod duration;
 pub mod raw;
+pub mod read;
 mod resolve;
 pub mod template;
 
@@ -232,7 +233,7 @@ fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Du
 /// Reads, validates and resolves the fleet file at `path`. Every problem in the file is
 /// reported in one error, each with its line and a caret.
 pub fn load(path: &Utf8Path, options: &LoadOptions) -> Result<Fleet> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
+    let text = read::read_text(path.as_std_path(), read::MAX_FLEET_FILE).map_err(|err| {
         let error = Error::failure(format!("cannot read the fleet file `{path}`: {err}"));
         if err.kind() == std::io::ErrorKind::NotFound {
             error.hint("pass the fleet file's path, or run in the folder that holds fleet.toml")

@@ -712,7 +712,7 @@ impl Resolver<'_> {
             },
             (None, Some(file)) => {
                 let path = self.dir.join(self.expand(file.get()));
-                match std::fs::read_to_string(&path) {
+                match super::read::read_text(path.as_std_path(), super::read::MAX_PROMPT_FILE) {
                     Ok(text) => {
                         // Shown relative to where the fleet file was named from.
                         let shown = self

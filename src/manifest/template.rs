@@ -1,7 +1,20 @@
 //! Prompt templates: Handlebars in strict mode (an unknown variable is an error naming it)
 //! with HTML escaping off, since prompts are not HTML.
+//!
+//! A template is data from a file, so its cost is bounded before and while it renders:
+//! partials and decorators are refused (an inline partial that includes itself recurses
+//! until the stack overflows — Handlebars has no depth limit), `{{#each}}` blocks nest at
+//! most [`MAX_EACH_DEPTH`] deep (five nested loops over 64 replicas ran for minutes), and
+//! rendering stops once the output passes [`MAX_OUTPUT`].
 
+use handlebars::template::{Template, TemplateElement};
 use handlebars::{Handlebars, RenderErrorReason, TemplateError, TemplateErrorReason};
+
+/// The most `{{#each}}` blocks a template may nest.
+pub const MAX_EACH_DEPTH: usize = 3;
+/// Rendering stops past this many bytes (the longest prompt an agent takes, plus room
+/// for the error to name it).
+pub const MAX_OUTPUT: usize = crate::backend::MAX_PROMPT_BYTES + 1;
 
 /// A template failure with its 1-based line and column inside the template, when known.
 pub struct TemplateProblem {
@@ -23,9 +36,21 @@ pub fn render(
     context: &serde_json::Value,
 ) -> Result<String, TemplateProblem> {
     let template = handlebars::Template::compile(source).map_err(syntax_problem)?;
+    check_shape(&template, 0)?;
     let mut hb = hb.clone();
     hb.register_template("prompt", template);
-    hb.render("prompt", context).map_err(|err| {
+    let mut out = Capped::default();
+    let rendered = hb.render_to_write("prompt", context, &mut out);
+    if out.over {
+        return Err(TemplateProblem {
+            message: format!(
+                "the prompt grows past {} bytes while it renders",
+                MAX_OUTPUT - 1
+            ),
+            position: None,
+        });
+    }
+    rendered.map_err(|err| {
         let position = err.line_no.zip(err.column_no);
         let message = match err.reason() {
             RenderErrorReason::MissingVariable(Some(path)) => {
@@ -36,7 +61,69 @@ pub fn render(
             other => format!("template error: {other}"),
         };
         TemplateProblem { message, position }
+    })?;
+    String::from_utf8(out.bytes).map_err(|_| TemplateProblem {
+        message: "the rendered prompt is not UTF-8".into(),
+        position: None,
     })
+}
+
+/// Output that refuses to grow past [`MAX_OUTPUT`].
+#[derive(Default)]
+struct Capped {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for &mut Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_OUTPUT {
+            self.over = true;
+            return Err(std::io::Error::other("the prompt is too long"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Refuses what could make rendering recurse or explode: partials, decorators, and
+/// `{{#each}}` nested deeper than [`MAX_EACH_DEPTH`].
+fn check_shape(template: &Template, each_depth: usize) -> Result<(), TemplateProblem> {
+    let refuse = |what: &str| TemplateProblem {
+        message: format!("{what} are not supported in prompts"),
+        position: None,
+    };
+    for element in &template.elements {
+        match element {
+            TemplateElement::PartialExpression(_) | TemplateElement::PartialBlock(_) => {
+                return Err(refuse("partials (`{{> name}}`)"));
+            }
+            TemplateElement::DecoratorExpression(_) | TemplateElement::DecoratorBlock(_) => {
+                return Err(refuse(
+                    "decorators and inline partials (`{{*…}}`, `{{#*inline}}`)",
+                ));
+            }
+            TemplateElement::HelperBlock(block) => {
+                let depth = each_depth + usize::from(block.name.as_name() == Some("each"));
+                if depth > MAX_EACH_DEPTH {
+                    return Err(TemplateProblem {
+                        message: format!(
+                            "`{{{{#each}}}}` blocks nest {depth} deep; at most {MAX_EACH_DEPTH} are allowed"
+                        ),
+                        position: None,
+                    });
+                }
+                for inner in [&block.template, &block.inverse].into_iter().flatten() {
+                    check_shape(inner, depth)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn syntax_problem(err: TemplateError) -> TemplateProblem {
@@ -93,5 +180,40 @@ mod tests {
     fn offsets() {
         assert_eq!(offset_of("ab\ncd", 2, 2), 4);
         assert_eq!(offset_of("ab", 9, 9), 2);
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+
+    fn try_render(source: &str) -> Result<String, String> {
+        let context = serde_json::json!({"members": (0..64).map(|i| serde_json::json!({"name": format!("m{i}")})).collect::<Vec<_>>()});
+        render(&engine(), source, &context).map_err(|p| p.message)
+    }
+
+    #[test]
+    fn a_partial_that_includes_itself_is_refused_not_run() {
+        let err = try_render(r#"{{#*inline "r"}}{{> r}}{{/inline}}{{> r}}"#).unwrap_err();
+        assert!(err.contains("not supported in prompts"), "{err}");
+        let err = try_render("{{> other}}").unwrap_err();
+        assert!(err.contains("partials"), "{err}");
+    }
+
+    #[test]
+    fn deep_loops_and_huge_output_stop_with_an_error() {
+        let deep = "{{#each @root.members}}".repeat(5) + &"{{/each}}".repeat(5);
+        let err = try_render(&deep).unwrap_err();
+        assert!(err.contains("nest 4 deep"), "{err}");
+        // 64^3 iterations of 2 KiB each would be 512 MiB.
+        let big = format!(
+            "{{{{#each @root.members}}}}{{{{#each @root.members}}}}{{{{#each @root.members}}}}{}{{{{/each}}}}{{{{/each}}}}{{{{/each}}}}",
+            "x".repeat(2048)
+        );
+        let err = try_render(&big).unwrap_err();
+        assert!(err.contains("grows past"), "{err}");
+        // Ordinary nesting still renders.
+        let ok = try_render("{{#each members}}{{#if name}}{{name}} {{/if}}{{/each}}").unwrap();
+        assert!(ok.starts_with("m0 m1"), "{ok}");
     }
 }

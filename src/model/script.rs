@@ -239,7 +239,8 @@ impl Script {
     /// Reads and checks the script at `path`: every problem is reported in one error, with
     /// the line and a caret; exit code 2.
     pub fn load(path: &Utf8Path, styled: bool) -> Result<Script> {
-        let text = std::fs::read_to_string(path).map_err(|err| {
+        let limit = crate::manifest::read::MAX_FLEET_FILE;
+        let text = crate::manifest::read::read_text(path.as_std_path(), limit).map_err(|err| {
             Error::usage(format!("cannot read the script `{path}`: {err}"))
                 .hint("pass the path of a TOML script: see docs/model-server.md")
         })?;
