@@ -759,7 +759,26 @@ impl Resolver<'_> {
         let mut env = self.raw.fleet.env.clone();
         env.extend(defaults.env.clone());
         env.extend(c.env.clone());
-        for key in env.keys() {
+        for (key, value) in &env {
+            // What the kernel cannot pass to a program: `up` would fail half way.
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                self.error(
+                    table_span.clone(),
+                    format!(
+                        "env name `{}` cannot be passed to a program",
+                        key.escape_debug()
+                    ),
+                    Some(
+                        "an environment variable's name is not empty and has no `=` or NUL".into(),
+                    ),
+                );
+            } else if value.contains('\0') {
+                self.error(
+                    table_span.clone(),
+                    format!("env `{key}` holds a NUL byte, which cannot be passed to a program"),
+                    None,
+                );
+            }
             if key.starts_with("CAFLEET_") && key != "CAFLEET_FAKE_LOG" {
                 self.error(
                     table_span.clone(),
@@ -938,6 +957,19 @@ impl Resolver<'_> {
                 "an agent's prompt is pasted into it when it does not fit on its command line",
             )
         };
+        if prompt.contains('\0') {
+            let message = format!(
+                "the prompt of `{}` holds a NUL byte, which cannot be passed to a program",
+                p.name
+            );
+            match &p.prompt {
+                PromptSource::Inline { span, .. } => self.error(span.clone(), message, None),
+                PromptSource::File { file } => {
+                    self.diagnostics.push(Diagnostic::new(file, 0..0, message))
+                }
+                PromptSource::None => {}
+            }
+        }
         if prompt.len() > limit {
             let message = format!(
                 "the prompt of `{}` is {} bytes once rendered; the limit is {limit}",
