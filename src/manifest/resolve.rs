@@ -189,27 +189,34 @@ pub fn resolve(
     let order = r.start_order(&pending);
 
     let session = session_name(&fleet_name);
-    let context = TemplateContext {
-        fleet: json!({"name": fleet_name, "root": r.root, "session": session}),
-        members: pending
+    // Built once for the whole fleet; only `member` changes from one agent to the next
+    // (cloning `members` for every agent made a large fleet quadratic).
+    let mut data = json!({
+        "fleet": {"name": fleet_name, "root": r.root, "session": session},
+        "member": null,
+        "director": {"name": "director"},
+        "members": pending
             .iter()
             .filter(|p| p.role == Role::Member)
             .map(member_json)
-            .collect(),
-        monitor: pending
-            .iter()
-            .find(|p| p.role == Role::Monitor)
-            .map(|p| json!({"name": p.name})),
-        vars: json!(raw.fleet.vars),
-        cafleet: json!({
+            .collect::<Vec<_>>(),
+        "vars": raw.fleet.vars,
+        "cafleet": {
             "bin": std::env::current_exe().ok().and_then(|p| p.to_str().map(String::from)).unwrap_or_else(|| "cafleet".into()),
             "db": options.db_path.as_ref().map(|p| p.as_str()).unwrap_or(""),
-        }),
-    };
+        },
+    });
+    if let (Some(monitor), Some(map)) = (
+        pending.iter().find(|p| p.role == Role::Monitor),
+        data.as_object_mut(),
+    ) {
+        map.insert("monitor".into(), json!({"name": monitor.name}));
+    }
+    let mut context = template::Context::new(data);
     let mut agents = Vec::new();
     for index in order {
         let p = &pending[index];
-        let prompt = r.render_prompt(p, &context);
+        let prompt = r.render_prompt(p, &mut context);
         let fake_json = p.fake_json.clone();
         let argv = backend::argv(&backend::ArgvInput {
             backend: p.backend,
@@ -279,14 +286,6 @@ fn member_json(p: &Pending) -> serde_json::Value {
         "model": p.model.clone().unwrap_or_default(),
         "description": p.description,
     })
-}
-
-struct TemplateContext {
-    fleet: serde_json::Value,
-    members: Vec<serde_json::Value>,
-    monitor: Option<serde_json::Value>,
-    vars: serde_json::Value,
-    cafleet: serde_json::Value,
 }
 
 const LAYOUTS: [&str; 5] = [
@@ -820,21 +819,26 @@ impl Resolver<'_> {
             .enumerate()
             .map(|(i, p)| (p.name.as_str(), i))
             .collect();
+        // Each member under its own name and, for `NAME-N`, under `NAME` too: what a
+        // `depends_on` on a replicated member's base name means. One pass over the agents
+        // (matching every base against every agent was quadratic).
+        let mut by_base: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, p) in pending.iter().enumerate() {
+            if p.role != Role::Member {
+                continue;
+            }
+            by_base.entry(p.name.as_str()).or_default().push(i);
+            if let Some((base, n)) = p.name.rsplit_once('-')
+                && !n.is_empty()
+                && n.parse::<u32>().is_ok()
+            {
+                by_base.entry(base).or_default().push(i);
+            }
+        }
         let mut bases: HashMap<String, Vec<usize>> = HashMap::new();
         for member in &raw.member {
             let base = member.name.get();
-            let indices: Vec<usize> = pending
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| {
-                    p.role == Role::Member
-                        && (p.name == *base
-                            || p.name.strip_prefix(base.as_str()).is_some_and(|rest| {
-                                rest.starts_with('-') && rest[1..].parse::<u32>().is_ok()
-                            }))
-                })
-                .map(|(i, _)| i)
-                .collect();
+            let indices = by_base.get(base.as_str()).cloned().unwrap_or_default();
             bases.insert(base.clone(), indices);
         }
         let member_names: Vec<&str> = pending
@@ -944,7 +948,7 @@ impl Resolver<'_> {
     }
 
     /// The rendered prompt, checked against what an agent can be started with.
-    fn render_prompt(&mut self, p: &Pending, context: &TemplateContext) -> String {
+    fn render_prompt(&mut self, p: &Pending, context: &mut template::Context) -> String {
         let prompt = self.render_prompt_text(p, context);
         let (limit, how) = if p.backend == BackendName::Command {
             (
@@ -988,26 +992,20 @@ impl Resolver<'_> {
         prompt
     }
 
-    fn render_prompt_text(&mut self, p: &Pending, context: &TemplateContext) -> String {
-        let mut ctx = json!({
-            "fleet": context.fleet,
-            "member": member_json(p),
-            "director": {"name": "director"},
-            "members": context.members,
-            "vars": context.vars,
-            "cafleet": context.cafleet,
-        });
-        if let (Some(monitor), Some(map)) = (&context.monitor, ctx.as_object_mut()) {
-            map.insert("monitor".into(), monitor.clone());
+    fn render_prompt_text(&mut self, p: &Pending, ctx: &mut template::Context) -> String {
+        if matches!(p.prompt, PromptSource::None) && p.role != Role::Monitor {
+            return String::new();
         }
+        ctx.set_member(member_json(p));
+        let ctx = &*ctx;
         let hb = template::engine();
         match &p.prompt {
             // The monitoring member's job needs no words from the file: start the loop.
             PromptSource::None if p.role == Role::Monitor => {
-                template::render(&hb, DEFAULT_MONITOR_PROMPT, &ctx).unwrap_or_default()
+                template::render_with(&hb, DEFAULT_MONITOR_PROMPT, ctx).unwrap_or_default()
             }
             PromptSource::None => String::new(),
-            PromptSource::Inline { text, span } => match template::render(&hb, text, &ctx) {
+            PromptSource::Inline { text, span } => match template::render_with(&hb, text, ctx) {
                 Ok(rendered) => rendered,
                 Err(problem) => {
                     let at = match problem.position {
@@ -1028,7 +1026,7 @@ impl Resolver<'_> {
                     String::new()
                 }
             },
-            PromptSource::File { file } => match template::render(&hb, &file.text, &ctx) {
+            PromptSource::File { file } => match template::render_with(&hb, &file.text, ctx) {
                 Ok(rendered) => rendered,
                 Err(problem) => {
                     let at = match problem.position {

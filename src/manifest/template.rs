@@ -29,18 +29,43 @@ pub fn engine() -> Handlebars<'static> {
     hb
 }
 
-/// Renders `source` against `context`.
+/// The data a template renders against, converted for Handlebars once and reused, with
+/// the one part that differs per agent (`member`) replaced in place.
+pub struct Context(handlebars::Context);
+
+impl Context {
+    pub fn new(data: serde_json::Value) -> Context {
+        Context(handlebars::Context::from(data))
+    }
+
+    pub fn set_member(&mut self, member: serde_json::Value) {
+        if let Some(map) = self.0.data_mut().as_object_mut() {
+            map.insert("member".into(), member);
+        }
+    }
+}
+
+/// Renders `source` against `context` (a JSON value).
 pub fn render(
     hb: &Handlebars<'_>,
     source: &str,
     context: &serde_json::Value,
+) -> Result<String, TemplateProblem> {
+    render_with(hb, source, &Context::new(context.clone()))
+}
+
+/// Renders `source` against a prepared [`Context`].
+pub fn render_with(
+    hb: &Handlebars<'_>,
+    source: &str,
+    context: &Context,
 ) -> Result<String, TemplateProblem> {
     let template = handlebars::Template::compile(source).map_err(syntax_problem)?;
     check_shape(&template, 0)?;
     let mut hb = hb.clone();
     hb.register_template("prompt", template);
     let mut out = Capped::default();
-    let rendered = hb.render_to_write("prompt", context, &mut out);
+    let rendered = hb.render_with_context_to_write("prompt", &context.0, &mut out);
     if out.over {
         return Err(TemplateProblem {
             message: format!(
