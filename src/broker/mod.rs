@@ -242,7 +242,7 @@ pub fn notify_recipient(
             // Recorded at the submit key (the agent may read the message at once), then
             // checked, still under the agent's lock so no other line is typed meanwhile.
             registry.mark_notified(&message_ids)?;
-            confirm_submitted(panes, &agent, &text)?;
+            confirm_submitted(panes, &agent, &text, CONFIRM_LOOKS)?;
         }
         Outcome::Queued { reason } => registry.mark_queued_reason(&message_ids, reason)?,
         Outcome::Nothing => {}
@@ -278,7 +278,8 @@ pub fn type_line(
     let line = preview::sanitize(text);
     let outcome = look_and_type(registry, panes, fleet, &agent, &line)?;
     if matches!(outcome, Outcome::Notified { .. }) {
-        confirm_submitted(panes, &agent, &line)?;
+        // The operator waits for this one: a shorter watch (6 s).
+        confirm_submitted(panes, &agent, &line, CONFIRM_LOOKS / 10)?;
     }
     registry.event(
         Some(fleet.id),
@@ -478,19 +479,21 @@ fn type_preview(
     panes.press(pane, submit(screen))
 }
 
-/// How often the composer is looked at after the submit key, and how many looks (6 s).
+/// How often the composer is looked at after the submit key, and how many looks (60 s:
+/// an opencode busy with its first prompt ignores Enter until that turn ends, which took
+/// 20 s on a loaded machine).
 const CONFIRM_EVERY: std::time::Duration = std::time::Duration::from_millis(150);
-const CONFIRM_LOOKS: usize = 40;
-/// How many looks a line may sit in the composer before the key is pressed again (0.9 s).
-const PRESS_AGAIN_AFTER: usize = 6;
-const MAX_PRESSES: usize = 3;
+const CONFIRM_LOOKS: usize = 400;
+/// How many looks a line may sit in the composer before the key is pressed again (1.5 s).
+const PRESS_AGAIN_AFTER: usize = 10;
+const MAX_PRESSES: usize = 40;
 
 /// Watches the composer after a line was submitted: an agent busy with its first prompt
 /// can drop the Enter (opencode 1.18 does), leaving the preview in its composer where
 /// nobody submits it. While the line's start is still seen there, the submit key is
 /// pressed again, at most [`MAX_PRESSES`] times. Nothing is pressed once a prompt or a
 /// gate shows, and an agent whose composer cannot be read is not watched.
-fn confirm_submitted(panes: &dyn Panes, agent: &AgentRow, text: &str) -> Result<()> {
+fn confirm_submitted(panes: &dyn Panes, agent: &AgentRow, text: &str, looks: usize) -> Result<()> {
     let Some(pane) = agent.pane_id.as_deref() else {
         return Ok(());
     };
@@ -509,7 +512,7 @@ fn confirm_submitted(panes: &dyn Panes, agent: &AgentRow, text: &str) -> Result<
     }
     let mut since_press = 0;
     let mut presses = 0;
-    for _ in 0..CONFIRM_LOOKS {
+    for _ in 0..looks {
         panes.pause(CONFIRM_EVERY);
         since_press += 1;
         let Ok(captured) = panes.capture(pane) else {

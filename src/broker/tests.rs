@@ -310,7 +310,7 @@ fn a_preview_left_in_the_composer_is_submitted_again() {
     reg.insert_message(fleet.id, "web", "api", b"hello", "message")
         .unwrap();
     let pane = Sticky {
-        stuck: 8,
+        stuck: 12,
         looks: Mutex::new(0),
         typed: Mutex::new(Vec::new()),
     };
@@ -324,7 +324,7 @@ fn a_preview_left_in_the_composer_is_submitted_again() {
         .filter(|t| *t == "key:Enter")
         .cloned()
         .collect();
-    // The first Enter, then one more after the line sat there for 6 looks.
+    // The first Enter, then one more after the line sat there for 10 looks.
     assert_eq!(keys.len(), 2, "{:?}", pane.typed.lock().unwrap());
 
     // A line that leaves the composer at once gets exactly one Enter.
