@@ -335,6 +335,14 @@ impl Team {
                 screen
             ));
         }
+        text.push_str("\n===== events (tail) =====\n");
+        let events = self.run(&["events", "--fleet", &self.name]);
+        let events = String::from_utf8_lossy(&events.stdout).into_owned();
+        let lines: Vec<&str> = events.lines().collect();
+        for line in &lines[lines.len().saturating_sub(30)..] {
+            text.push_str(&line.chars().take(300).collect::<String>());
+            text.push('\n');
+        }
         text.push_str("\n===== model log (tail) =====\n");
         let log = std::fs::read_to_string(&self.model_log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();

@@ -364,10 +364,9 @@ fn spawn_agent(
 /// composer for about half a second before its trust question appears over it.
 pub const READY_FOR: Duration = Duration::from_secs(1);
 
-/// The same for an opencode agent started with a prompt, counted from when it has left
-/// its home screen: for about three seconds after that (1.18.33, while it sets up the
-/// session for its prompt) it drops whatever is typed, Enter included.
-pub const OPENCODE_READY_FOR: Duration = Duration::from_secs(4);
+/// The same for an opencode agent started with a prompt, counted from when its first
+/// turn has ended (see [`crate::backend::screens::first_turn_unsafe`]).
+pub const OPENCODE_READY_FOR: Duration = Duration::from_secs(2);
 
 /// Waits until every named agent's pane has shown it is ready for [`READY_FOR`], or
 /// `timeout` passes. Returns the agents that were not ready in time, each with what its
@@ -455,6 +454,15 @@ fn not_ready(
     if has_prompt && crate::backend::screens::prompt_pending(backend, &captured) {
         return Ok(Some((
             "still starting (its prompt is not submitted yet)".into(),
+            false,
+        )));
+    }
+    if has_prompt
+        && crate::backend::screens::first_turn_unsafe(backend)
+        && classify(backend, &captured) == Screen::Working
+    {
+        return Ok(Some((
+            "busy with its first prompt (it drops what is typed meanwhile)".into(),
             false,
         )));
     }

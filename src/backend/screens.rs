@@ -121,6 +121,14 @@ pub fn prompt_pending(backend: BackendName, captured: &str) -> bool {
     backend == BackendName::Opencode && opencode::is_home(&lines_of(captured))
 }
 
+/// Whether what is typed while the agent works on the prompt it was started with may be
+/// lost. opencode 1.18.33 drops input typed in the first seconds of that turn and later
+/// brings some of it back into its composer, where the next line is appended to it; so
+/// nothing is typed into it until that first turn has ended (it is idle once).
+pub fn first_turn_unsafe(backend: BackendName) -> bool {
+    backend == BackendName::Opencode
+}
+
 /// Whether the composer visibly holds text (a half-typed line the preview would be
 /// appended to), so it must be cleared with C-u first. Only checked on [`Screen::Composer`]
 /// and [`Screen::Working`]; a false alarm costs one C-u on an empty line, which does

@@ -339,16 +339,22 @@ fn look_and_type(
             pane,
             screen,
             clear,
-        } => match type_preview(panes, &pane, backend_of(agent), screen, clear, text) {
-            Ok(()) => Outcome::Notified {
-                screen: screen.name().to_owned(),
-                escaped: screen.escape_first(),
-                cleared: clear,
-            },
-            Err(err) => Outcome::Queued {
-                reason: format!("typing into pane {pane} failed: {}", err.message),
-            },
-        },
+        } => {
+            if screen == Screen::Composer && agent.status == "starting" {
+                // Seen idle: it is up, and done with the prompt it was started with.
+                registry.set_agent_status_if_pane(agent.id, &pane, "idle", None, false)?;
+            }
+            match type_preview(panes, &pane, backend_of(agent), screen, clear, text) {
+                Ok(()) => Outcome::Notified {
+                    screen: screen.name().to_owned(),
+                    escaped: screen.escape_first(),
+                    cleared: clear,
+                },
+                Err(err) => Outcome::Queued {
+                    reason: format!("typing into pane {pane} failed: {}", err.message),
+                },
+            }
+        }
     })
 }
 
@@ -423,6 +429,15 @@ fn decide(panes: &dyn Panes, fleet: &FleetRow, agent: &AgentRow) -> Decision {
         ));
     }
     let screen = screens::classify(backend, &captured);
+    if screen == Screen::Working
+        && agent.status == "starting"
+        && screens::first_turn_unsafe(backend)
+        && agent.spec().is_some_and(|spec| !spec.prompt.is_empty())
+    {
+        // Still on the prompt it was started with: `up --wait` and the monitor record it
+        // idle once that turn ends; the courier tries again meanwhile.
+        return queue(format!("`{}` is busy with its first prompt", agent.name));
+    }
     match screen {
         Screen::Trust | Screen::Login => Decision::Queue {
             reason: format!(

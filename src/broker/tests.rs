@@ -345,3 +345,37 @@ fn a_preview_left_in_the_composer_is_submitted_again() {
         .count();
     assert_eq!(enters, 1);
 }
+
+#[test]
+fn opencode_is_not_typed_into_while_it_works_on_its_first_prompt() {
+    let (mut reg, fleet, _) = setup();
+    let spec = serde_json::json!({
+        "backend": "opencode", "model": null, "effort": null, "argv": ["opencode"],
+        "cwd": "/tmp", "env": {}, "prompt": "You are api."
+    });
+    let id = reg
+        .upsert_agent(&NewAgent {
+            fleet_id: fleet.id,
+            name: "api",
+            role: "member",
+            backend: "opencode",
+            model: None,
+            description: "",
+            origin: "cli",
+            config_hash: "",
+            spec_json: &spec.to_string(),
+        })
+        .unwrap();
+    reg.set_agent_pane(id, "%7", None).unwrap();
+    reg.set_agent_status(id, "starting", None).unwrap();
+    let working = include_str!("../../tests/screens/opencode-1.18.33-working-hostile.txt");
+    let pane = Scripted::new(working);
+    let d = deliver_pending(&mut reg, &pane, &fleet, "api").unwrap();
+    assert_eq!(d.state(), "queued", "{d:?}");
+    assert!(pane.typed().is_empty(), "{:?}", pane.typed());
+
+    // Once it has been seen idle, a later turn is typed into as usual.
+    reg.set_agent_status(id, "idle", None).unwrap();
+    let d = deliver_pending(&mut reg, &pane, &fleet, "api").unwrap();
+    assert_eq!(d.state(), "notified", "{d:?}");
+}
