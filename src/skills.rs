@@ -273,24 +273,27 @@ fn write_if_changed(path: &Utf8Path, contents: &str) -> Result<Action> {
     let parent = path.parent().unwrap_or(Utf8Path::new("."));
     std::fs::create_dir_all(parent).map_err(|err| write_error(path, err))?;
     // Write beside the target and rename, so an agent starting up meanwhile never reads
-    // half a skill.
-    let mut tmp = tempfile_in(parent, path)?;
-    tmp.1
-        .write_all(contents.as_bytes())
-        .and_then(|()| tmp.1.sync_all())
-        .map_err(|err| write_error(path, err))?;
-    std::fs::rename(&tmp.0, path).map_err(|err| {
-        let _ = std::fs::remove_file(&tmp.0);
-        write_error(path, err)
-    })?;
-    Ok(action)
-}
-
-fn tempfile_in(parent: &Utf8Path, path: &Utf8Path) -> Result<(Utf8PathBuf, std::fs::File)> {
+    // half a skill. The temporary file has a random name and is created exclusively: a
+    // predictable name could be a symlink planted by someone else, and writing through
+    // it would overwrite whatever it points at.
     let name = path.file_name().unwrap_or("file");
-    let tmp = parent.join(format!(".{name}.cafleet-{}.tmp", std::process::id()));
-    let file = std::fs::File::create(&tmp).map_err(|err| write_error(path, err))?;
-    Ok((tmp, file))
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.cafleet-"))
+        .suffix(".tmp")
+        .tempfile_in(parent)
+        .map_err(|err| write_error(path, err))?;
+    // The mode a plain create would have given (tempfile makes 0600).
+    use std::os::unix::fs::PermissionsExt;
+    tmp.write_all(contents.as_bytes())
+        .and_then(|()| {
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+        })
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|err| write_error(path, err))?;
+    tmp.persist(path)
+        .map_err(|err| write_error(path, err.error))?;
+    Ok(action)
 }
 
 fn write_error(path: &Utf8Path, err: std::io::Error) -> Error {
@@ -608,5 +611,23 @@ mod tests {
         );
         assert!(front_matter("no front matter").is_none());
         assert!(front_matter("---\nname: x\n").is_none());
+    }
+
+    #[test]
+    fn a_planted_symlink_at_the_old_temp_name_is_not_written_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::from_path_buf(tmp.path().to_path_buf()).unwrap();
+        let victim = dir.join("victim.txt");
+        std::fs::write(&victim, "keep me").unwrap();
+        let skill = dir.join("skills/cafleet/SKILL.md");
+        std::fs::create_dir_all(skill.parent().unwrap()).unwrap();
+        let planted = dir.join(format!(
+            "skills/cafleet/.SKILL.md.cafleet-{}.tmp",
+            std::process::id()
+        ));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_if_changed(&skill, "the skill").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(std::fs::read_to_string(&skill).unwrap(), "the skill");
     }
 }
