@@ -141,6 +141,67 @@ impl Victim {
     }
 }
 
+/// The identity variables an agent's pane starts it with: every process the agent starts
+/// inherits them, also one that left the pane's process group (`setsid`, a daemon), so
+/// they find what `terminate` of the group missed.
+pub const MARKER_VARS: [&str; 3] = ["CAFLEET_DATABASE_URL", "CAFLEET_FLEET", "CAFLEET_MEMBER"];
+
+/// `pid`'s values of [`MARKER_VARS`], when it has all three.
+pub fn marker_of(pid: u32) -> Option<Vec<String>> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let mut values = vec![None; MARKER_VARS.len()];
+    for entry in environ.split(|b| *b == 0) {
+        let entry = String::from_utf8_lossy(entry);
+        if let Some((key, value)) = entry.split_once('=')
+            && let Some(i) = MARKER_VARS.iter().position(|k| *k == key)
+        {
+            values[i] = Some(value.to_string());
+        }
+    }
+    values.into_iter().collect()
+}
+
+/// Ends every live process (but this one and its ancestors) whose [`marker_of`] is
+/// `marker`: SIGTERM, `grace`, then SIGKILL. Returns how many were found.
+pub fn terminate_marked(marker: &[String], grace: Duration) -> usize {
+    let mut spared = vec![std::process::id()];
+    let mut pid = std::process::id();
+    while let Some(parent) = parent_of(pid).filter(|p| *p > 1) {
+        spared.push(parent);
+        pid = parent;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let marked: Vec<u32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| !spared.contains(pid) && is_alive(*pid))
+        .filter(|pid| marker_of(*pid).as_deref() == Some(marker))
+        .collect();
+    for pid in &marked {
+        if let Some(pid) = as_pid(*pid) {
+            let _ = kill(pid, Signal::SIGTERM);
+        }
+    }
+    let deadline = Instant::now() + grace;
+    while marked.iter().any(|p| is_alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(POLL);
+    }
+    for pid in marked.iter().filter(|p| is_alive(**p)) {
+        if let Some(pid) = as_pid(*pid) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    }
+    marked.len()
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &text[text.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The state letter of `/proc/PID/stat` and its process group; `None` where there is no
 /// such file (not Linux, or the process is gone).
 fn proc_stat(pid: i32) -> Option<(char, i32)> {

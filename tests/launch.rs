@@ -346,3 +346,30 @@ fn the_courier_announces_what_a_sandboxed_agent_stored_and_down_ends_it() {
     });
     h.ok(&["down", &file]);
 }
+
+#[test]
+fn down_ends_what_an_agent_started_outside_its_process_group() {
+    let Some(h) = Harness::start() else { return };
+    let marker = h.home.path().join("escaped.pid");
+    let file = h.write(
+        "escape.toml",
+        &format!(
+            "version = 1\n[fleet]\nname = \"escape\"\n[director]\nbackend = \"fake\"\n[[member]]\nname = \"sh\"\nbackend = \"command\"\ncommand = [\"sh\", \"-c\", \"setsid sleep 600 & echo $! > {} ; exec sleep 600\"]\n",
+            marker.display()
+        ),
+    );
+    h.ok(&["up", &file, "--wait", "--timeout", "20s"]);
+    wait_until(Duration::from_secs(10), "the escaped sleep", || {
+        std::fs::read_to_string(&marker).is_ok_and(|s| !s.trim().is_empty())
+    });
+    let pid: u32 = std::fs::read_to_string(&marker)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(cafleet::process::is_alive(pid));
+    h.ok(&["down", &file]);
+    wait_until(Duration::from_secs(10), "the escaped sleep ended", || {
+        !cafleet::process::is_alive(pid)
+    });
+}

@@ -192,11 +192,21 @@ pub fn kill_pane(tmux: &Tmux, pane: &str, fleet: &str, member: &str) -> Result<b
     if found.option(TAG_FLEET) != Some(fleet) || found.option(TAG_MEMBER) != Some(member) {
         return Ok(false);
     }
+    // Read before the pane goes: what marks the agent's processes wherever they went.
+    let marker = found.pid.and_then(crate::process::marker_of);
     tmux.kill_pane(pane_id)?;
     // Killing the pane hangs up its terminal; whatever the agent started in its own
-    // process group (codex's helpers, a dev server) is ended here, by that group.
+    // process group (codex's helpers, a dev server) is ended here, by that group, and what
+    // left the group (`setsid`, a daemon) by the variables it inherited.
+    let ending = match found.pid {
+        Some(pid) => crate::process::terminate(pid, KILL_GRACE)?,
+        None => crate::process::Ending::NotRunning,
+    };
+    if let Some(marker) = &marker {
+        crate::process::terminate_marked(marker, KILL_GRACE);
+    }
     if let Some(pid) = found.pid
-        && crate::process::terminate(pid, KILL_GRACE)?.left_something()
+        && ending.left_something()
     {
         return Err(Error::failure(format!(
             "processes of `{member}` (process group {pid}) survived SIGKILL"

@@ -63,6 +63,11 @@ pub fn ensure(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) -> Result<(
     if let Some(socket) = tmux_socket {
         command.arg("--tmux-socket").arg(socket);
     }
+    // Started from an agent's pane (a Director running `up`), it must not carry that
+    // agent's identity: `down` ends every process that does.
+    for var in crate::process::MARKER_VARS {
+        command.env_remove(var);
+    }
     command
         .args(["agent", "courier", "--fleet", fleet])
         .stdin(Stdio::null())
