@@ -9,7 +9,27 @@ pub const DATABASE_URL_ENV: &str = "CAFLEET_DATABASE_URL";
 
 /// Resolves the database path from an explicit flag and the process environment.
 pub fn resolve(flag: Option<&str>) -> Result<Utf8PathBuf> {
-    resolve_with(flag, |key| std::env::var(key).ok())
+    resolve_with(flag, |key| std::env::var(key).ok()).map(|path| canonical(&path))
+}
+
+/// The registry's real path, symlinks resolved: the locks beside it must be the same
+/// files whichever name a command was given (`--db link.db` and `--db real.db` once ran
+/// two `up`s of one fleet at the same time).
+fn canonical(path: &Utf8Path) -> Utf8PathBuf {
+    if path.as_str() == ":memory:" {
+        return path.to_owned();
+    }
+    let real = std::fs::canonicalize(path).or_else(|_| {
+        // Not created yet: its folder may exist, and may itself be a link.
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_str().is_empty())
+            .unwrap_or(Utf8Path::new("."));
+        std::fs::canonicalize(parent).map(|dir| dir.join(path.file_name().unwrap_or_default()))
+    });
+    real.ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
+        .unwrap_or_else(|| path.to_owned())
 }
 
 /// [`resolve`] with the environment passed in, so tests need not touch the real one.
@@ -131,5 +151,26 @@ mod tests {
             let got = resolve_with(None, env(&[("CAFLEET_DATABASE_URL", url)]));
             assert!(got.is_err(), "{url}");
         }
+    }
+
+    #[test]
+    fn a_link_to_the_registry_is_the_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.db");
+        std::fs::write(&real, b"").unwrap();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let by_link = resolve(Some(link.to_str().unwrap())).unwrap();
+        let by_real = resolve(Some(real.to_str().unwrap())).unwrap();
+        assert_eq!(by_link, by_real);
+        // A registry not created yet, in a linked folder.
+        let folder = dir.path().join("folder");
+        std::fs::create_dir(&folder).unwrap();
+        let linked = dir.path().join("linked");
+        std::os::unix::fs::symlink(&folder, &linked).unwrap();
+        assert_eq!(
+            resolve(Some(linked.join("new.db").to_str().unwrap())).unwrap(),
+            resolve(Some(folder.join("new.db").to_str().unwrap())).unwrap()
+        );
     }
 }
