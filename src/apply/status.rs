@@ -1,6 +1,8 @@
-//! What each agent of a fleet is doing right now, as `cafleet ps` and the web UI show it:
-//! the registry's row checked against its tmux pane (gone, exited, or re-tagged panes mean
-//! `dead`), its unread count and whether its pane runs an outdated config (drift).
+//! What each agent of a fleet is doing right now — the one state function every view
+//! reads (`ps`, `member list/show`, `fleet show`, `monitor status`, the web UI and their
+//! `--json`): the registry's recorded state checked against its tmux pane (gone, exited,
+//! or re-tagged panes mean `dead`; a `starting` agent's screen is looked at once), its
+//! unread count and whether it runs an outdated config (drift).
 
 use serde::Serialize;
 
@@ -20,6 +22,8 @@ pub struct AgentStatus {
     pub model: Option<String>,
     pub state: String,
     pub reason: Option<String>,
+    /// When the recorded state last changed.
+    pub since: String,
     pub unread: i64,
     pub pane: Option<String>,
     pub drift: bool,
@@ -82,11 +86,29 @@ pub fn fleet_status(
             model: agent.model,
             state,
             reason,
+            since: agent.status_since,
             drift,
             description: agent.description,
         });
     }
     Ok(rows)
+}
+
+/// The state of one agent of `fleet`, as [`fleet_status`] tells it; an agent it skips
+/// (removed) keeps its recorded state.
+pub fn agent_status(
+    tmux_socket: Option<&str>,
+    registry: &Registry,
+    fleet: &FleetRow,
+    agent: &AgentRow,
+) -> Result<(String, Option<String>)> {
+    Ok(fleet_status(tmux_socket, registry, fleet)?
+        .into_iter()
+        .find(|row| row.name == agent.name)
+        .map_or_else(
+            || (agent.status.clone(), agent.status_reason.clone()),
+            |row| (row.state, row.reason),
+        ))
 }
 
 /// The state a just-started agent's screen shows, without recording it.
@@ -110,13 +132,14 @@ fn live_state(screen: Option<&String>, backend: &str) -> String {
     .into()
 }
 
-/// The text of `agent`'s pane (with `history` lines of scrollback), provided the pane
-/// still exists and still carries the agent's tag; an error with a hint otherwise.
+/// The text of `agent`'s pane for people (the visible screen, or with `last` its last
+/// that many lines, scrollback included), provided the pane still exists and still
+/// carries the agent's tag; an error with a hint otherwise.
 pub fn pane_text(
     tmux_socket: Option<&str>,
     fleet: &FleetRow,
     agent: &AgentRow,
-    history: Option<u32>,
+    last: Option<u32>,
 ) -> Result<String> {
     let no_pane = || {
         Error::failure(format!("`{}` has no live pane", agent.name))
@@ -135,5 +158,5 @@ pub fn pane_text(
     {
         return Err(no_pane());
     }
-    tmux.capture_pane(pane_id, history)
+    tmux.capture_text(pane_id, last)
 }

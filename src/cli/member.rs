@@ -147,7 +147,10 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
         MemberCommand::Show { name, fleet, json } => {
             let registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
-            let agent = registry.require_agent(fleet.id, &fleet.name, &name)?;
+            let mut agent = registry.require_agent(fleet.id, &fleet.name, &name)?;
+            // The state `ps` shows, pane checked: never the bare recorded one.
+            (agent.status, agent.status_reason) =
+                apply::agent_status(globals.tmux_socket.as_deref(), &registry, &fleet, &agent)?;
             let spec = agent.spec();
             if json {
                 print_json(
