@@ -101,6 +101,9 @@ pub enum Decision {
 #[derive(Debug, Default)]
 struct Agent {
     state: Option<State>,
+    /// The process last seen recorded for it (pane id and pid): a new one means `up` or
+    /// a restart replaced it, and the registry's state is believed again.
+    process: Option<String>,
     candidate: Option<(State, u32)>,
     last_hash: Option<u64>,
     last_change: Duration,
@@ -121,6 +124,28 @@ impl Tracker {
     /// not report every agent again.
     pub fn seed(&mut self, name: &str, state: State) {
         self.agents.entry(name.to_string()).or_default().state = Some(state);
+    }
+
+    /// Re-reads what the registry records for an agent, each tick: a process the tracker
+    /// has not seen (a new row, or a pane `up` or a restart replaced) starts over from the
+    /// recorded state — no stale belief, no half-counted death of the old pane. A pane the
+    /// registry forgot (`process` is `None`) changes nothing: the observation tells.
+    pub fn sync(&mut self, name: &str, recorded: State, process: Option<String>) {
+        let agent = self.agents.entry(name.to_string()).or_default();
+        let Some(process) = process else {
+            return;
+        };
+        if agent.process.as_ref() == Some(&process) {
+            return;
+        }
+        let first_look = agent.process.is_none();
+        agent.process = Some(process);
+        if first_look && agent.state.is_some() {
+            return;
+        }
+        agent.state = Some(recorded);
+        agent.candidate = None;
+        agent.last_hash = None;
     }
 
     /// One tick at time `now` (since the monitor started).
