@@ -251,3 +251,90 @@ fn logs_shows_rows_as_drawn_and_lines_is_the_last_n() {
     assert_ne!(five, many);
     assert!(many.ends_with(&five), "{many}");
 }
+
+#[test]
+fn ps_drift_compares_with_the_file_the_fleet_was_applied_from() {
+    let Some(h) = Harness::start() else { return };
+    let members = |model: &str| format!("[[member]]\nname = \"docs\"\nmodel = \"{model}\"\n");
+    let file = fleet_file(&h, "dr", &members("small"));
+    h.ok(&["up", &file]);
+    let docs = |h: &Harness| {
+        json(&h.ok(&["ps", "--fleet", "dr", "--json"]))
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["name"] == "docs").cloned())
+            .unwrap_or_default()
+    };
+    let row = docs(&h);
+    assert_eq!(row["drift"], false, "{row}");
+    assert!(
+        row["fleet_file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("dr.toml")),
+        "{row}"
+    );
+    fleet_file(&h, "dr", &members("tiny"));
+    let plan = h.run(&["plan", &file]);
+    assert_eq!(plan.status.code(), Some(2), "{}", transcript(&plan));
+    assert!(
+        String::from_utf8_lossy(&plan.stdout)
+            .contains("~ recreate docs (member) (model: small → tiny)"),
+        "{}",
+        transcript(&plan)
+    );
+    let row = docs(&h);
+    assert_eq!(row["drift"], true, "{row}");
+    assert_eq!(row["drift_changes"][0], "model: small → tiny", "{row}");
+    let ps = h.ok(&["ps", "--fleet", "dr"]);
+    assert!(
+        ps.lines()
+            .next()
+            .is_some_and(|l| l.starts_with("fleet dr: drift against ") && l.ends_with("dr.toml")),
+        "{ps}"
+    );
+    let line = ps
+        .lines()
+        .find(|l| l.contains(" docs "))
+        .unwrap_or_default();
+    assert!(line.trim_end().ends_with("yes"), "{ps}");
+    let director = ps
+        .lines()
+        .find(|l| l.contains(" director "))
+        .unwrap_or_default();
+    assert!(director.trim_end().ends_with('-'), "{ps}");
+    h.ok(&["up", &file]);
+    assert_eq!(docs(&h)["drift"], false);
+}
+
+#[test]
+fn up_says_when_drift_is_kept_and_plan_exits_2() {
+    let Some(h) = Harness::start() else { return };
+    let file = fleet_file(&h, "kd", "model = \"big\"\n");
+    h.ok(&["up", &file]);
+    let plan = h.run(&["plan", &file]);
+    assert_eq!(plan.status.code(), Some(0), "{}", transcript(&plan));
+    fleet_file(&h, "kd", "model = \"huge\"\n");
+    let out = h.ok(&["up", &file]);
+    assert!(
+        out.contains("= keep director (director), drifted (model: big → huge); not applied"),
+        "{out}"
+    );
+    assert!(!out.contains("up to date"), "{out}");
+    assert!(
+        out.contains("1 drifted agent not applied: director (model: big → huge)"),
+        "{out}"
+    );
+    let plan = h.run(&["plan", &file]);
+    assert_eq!(plan.status.code(), Some(2), "{}", transcript(&plan));
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("1 drifted agent not applied"),
+        "{}",
+        transcript(&plan)
+    );
+    let plan = h.run(&["plan", &file, "--json"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", transcript(&plan));
+    let plan = json(&String::from_utf8_lossy(&plan.stdout));
+    assert_eq!(plan["in_sync"], false, "{plan}");
+    h.ok(&["up", &file, "--recreate", "director"]);
+    let plan = h.run(&["plan", &file]);
+    assert_eq!(plan.status.code(), Some(0), "{}", transcript(&plan));
+}
