@@ -338,3 +338,119 @@ fn up_says_when_drift_is_kept_and_plan_exits_2() {
     let plan = h.run(&["plan", &file]);
     assert_eq!(plan.status.code(), Some(0), "{}", transcript(&plan));
 }
+
+fn pane_of(h: &Harness, fleet: &str, member: &str) -> Option<String> {
+    h.registry()
+        .query_row(
+            "SELECT a.pane_id FROM agents a JOIN fleets f ON f.id = a.fleet_id \
+             WHERE f.name = ?1 AND a.name = ?2",
+            [fleet, member],
+            |r| r.get(0),
+        )
+        .ok()
+        .flatten()
+}
+
+/// Every sign the monitor took a live agent for a dead one: a `dead` or `crash-loop`
+/// state, a restart, or a nudge to the Director.
+fn false_crash_reports(h: &Harness) -> Vec<String> {
+    let registry = h.registry();
+    let mut stmt = registry
+        .prepare(
+            "SELECT kind || ' ' || COALESCE(agent, '-') || ' ' || detail FROM events \
+             WHERE kind = 'restart' \
+                OR (kind = 'state' AND (detail LIKE '%\"to\":\"dead\"%' OR detail LIKE '%crash-loop%')) \
+             UNION ALL SELECT 'nudge ' || recipient || ' ' || CAST(body AS TEXT) FROM messages \
+             WHERE kind = 'nudge'",
+        )
+        .expect("query");
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("rows")
+        .filter_map(std::result::Result::ok)
+        .collect();
+    rows
+}
+
+#[test]
+fn a_reconcile_in_progress_is_never_read_as_a_crash() {
+    let Some(h) = Harness::start() else { return };
+    let file = fleet_file(
+        &h,
+        "race",
+        "[[member]]\nname = \"api\"\nrestart = \"on-failure\"\n",
+    );
+    h.ok(&["up", &file, "--wait"]);
+    let _monitor = start_monitor(&h, "race", "100ms");
+    assert!(wait_until(Duration::from_secs(10), || recorded(
+        &h, "race", "api"
+    ) == "idle"));
+    // What `up` does while it replaces a pane: it holds the fleet lock, the old pane is
+    // gone and the registry still names it.
+    let db = camino::Utf8PathBuf::from_path_buf(h.db()).expect("utf-8");
+    let lock = cafleet::lock::Lock::named(&db, &cafleet::lock::fleet_name("race")).expect("lock");
+    let old = pane_of(&h, "race", "api").expect("a pane");
+    h.tmux()
+        .kill_pane(old.parse().expect("pane id"))
+        .expect("kill");
+    std::thread::sleep(Duration::from_millis(1500));
+    let up = h
+        .cmd()
+        .args(["up", &file])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("up");
+    std::thread::sleep(Duration::from_millis(200));
+    drop(lock);
+    let out = up.wait_with_output().expect("up");
+    assert!(out.status.success(), "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("created api"),
+        "{}",
+        transcript(&out)
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || recorded(&h, "race", "api")
+            == "idle"),
+        "{}",
+        monitor_log(&h, "race")
+    );
+    assert_eq!(false_crash_reports(&h), Vec::<String>::new());
+    assert!(
+        monitor_log(&h, "race").contains("skipped"),
+        "{}",
+        monitor_log(&h, "race")
+    );
+}
+
+#[test]
+fn monitor_and_up_run_together_for_50_reconciles_with_no_false_crash_report() {
+    let Some(h) = Harness::start() else { return };
+    let members = |model: &str| {
+        format!("[[member]]\nname = \"api\"\nmodel = \"{model}\"\nrestart = \"on-failure\"\n")
+    };
+    let file = fleet_file(&h, "churn", &members("m0"));
+    h.ok(&["up", &file]);
+    let _monitor = start_monitor(&h, "churn", "50ms");
+    for i in 1..=50 {
+        fleet_file(&h, "churn", &members(&format!("m{}", i % 2)));
+        let out = h.ok(&["up", &file]);
+        assert!(out.contains("recreated api"), "reconcile {i}: {out}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || recorded(&h, "churn", "api")
+            == "idle"),
+        "{}",
+        monitor_log(&h, "churn")
+    );
+    assert_eq!(false_crash_reports(&h), Vec::<String>::new());
+    let api_panes = h
+        .tagged("churn")
+        .into_iter()
+        .filter(|(_, member, _, _)| member == "api")
+        .count();
+    assert_eq!(api_panes, 1, "{:?}", h.tagged("churn"));
+    let plan = h.run(&["plan", &file]);
+    assert_eq!(plan.status.code(), Some(0), "{}", transcript(&plan));
+}
