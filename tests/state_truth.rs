@@ -111,7 +111,8 @@ fn the_monitor_records_the_state_of_an_agent_up_recreated() {
     let members = |model: &str| format!("[[member]]\nname = \"api\"\nmodel = \"{model}\"\n");
     let file = fleet_file(&h, "rc", &members("small"));
     h.ok(&["up", &file, "--wait"]);
-    let _monitor = start_monitor(&h, "rc", "200ms");
+    // Ticks far enough apart that the loop never sees the new pane before it is ready.
+    let _monitor = start_monitor(&h, "rc", "1s");
     assert!(
         wait_until(Duration::from_secs(10), || recorded(&h, "rc", "api")
             == "idle"),
@@ -119,8 +120,10 @@ fn the_monitor_records_the_state_of_an_agent_up_recreated() {
         monitor_log(&h, "rc")
     );
     fleet_file(&h, "rc", &members("tiny"));
-    let out = h.ok(&["up", &file, "--wait"]);
+    // No --wait: `up` records the new pane `starting` and leaves the rest to the monitor.
+    let out = h.ok(&["up", &file]);
     assert!(out.contains("~ recreate api"), "{out}");
+    assert_eq!(recorded(&h, "rc", "api"), "starting");
     // `up` recorded the new pane as starting; the loop must not keep its old belief.
     let idle = wait_until(Duration::from_secs(10), || {
         recorded(&h, "rc", "api") == "idle"
