@@ -99,12 +99,6 @@ fn ps_state(h: &Harness, fleet: &str, member: &str) -> String {
         .to_string()
 }
 
-fn count(h: &Harness, sql: &str) -> i64 {
-    h.registry()
-        .query_row(sql, [], |r| r.get(0))
-        .expect("count")
-}
-
 #[test]
 fn the_monitor_records_the_state_of_an_agent_up_recreated() {
     let Some(h) = Harness::start() else { return };

@@ -66,7 +66,7 @@ pub enum MemberCommand {
     /// Print the text of an agent's pane
     Capture {
         name: String,
-        /// Lines of scrollback above the visible screen
+        /// Print the last N lines (scrollback included), like `tail -n`; 0: the visible screen
         #[arg(long, default_value_t = 0)]
         lines: u32,
         #[arg(long, env = "CAFLEET_FLEET")]

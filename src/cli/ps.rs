@@ -31,7 +31,7 @@ pub struct AttachArgs {
 pub struct LogsArgs {
     /// The member
     pub member: String,
-    /// Lines of scrollback to include above the visible screen
+    /// Print the last N lines (scrollback included), like `tail -n`; 0: the visible screen
     #[arg(long, default_value_t = 0)]
     pub lines: u32,
     #[arg(long, env = "CAFLEET_FLEET")]
