@@ -179,6 +179,26 @@ fn hostile_bodies_round_trip_byte_for_byte() {
     child.stdin.take().unwrap().write_all(&raw).unwrap();
     assert!(child.wait_with_output().unwrap().status.success());
     bodies.push(raw);
+    // `--file -` reads stdin too, as its hint and the skill say.
+    let piped = b"from stdin via --file -\n".to_vec();
+    let mut child = env
+        .cmd()
+        .args([
+            "message", "send", "--as", "director", "--to", "api", "--file", "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&piped).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bodies.push(piped);
 
     let reg = env.registry();
     let fleet = env.fleet_id();

@@ -15,7 +15,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 
 pub use observe::{FleetPanes, fleet_panes, observe};
-pub use status::{AgentStatus, fleet_status, pane_text};
+pub use status::{AgentStatus, FleetView, agent_status, fleet_status, fleet_view, pane_text};
 
 use crate::error::{Error, Result};
 use crate::manifest::{Agent, Fleet, LaunchSpec, Role};

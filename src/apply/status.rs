@@ -1,6 +1,8 @@
-//! What each agent of a fleet is doing right now, as `cafleet ps` and the web UI show it:
-//! the registry's row checked against its tmux pane (gone, exited, or re-tagged panes mean
-//! `dead`), its unread count and whether its pane runs an outdated config (drift).
+//! What each agent of a fleet is doing right now — the one state function every view
+//! reads (`ps`, `member list/show`, `fleet show`, `monitor status`, the web UI and their
+//! `--json`): the registry's recorded state checked against its tmux pane (gone, exited,
+//! or re-tagged panes mean `dead`; a `starting` agent's screen is looked at once), its
+//! unread count and whether it runs an outdated config (drift).
 
 use serde::Serialize;
 
@@ -20,10 +22,30 @@ pub struct AgentStatus {
     pub model: Option<String>,
     pub state: String,
     pub reason: Option<String>,
+    /// When the recorded state last changed.
+    pub since: String,
     pub unread: i64,
     pub pane: Option<String>,
+    /// Its running config differs from what the fleet file now declares (`plan` would
+    /// recreate or remove it); without a readable file, from what its pane was tagged with.
     pub drift: bool,
+    /// What drifted, per field, as `plan` says it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift_changes: Vec<String>,
+    /// The fleet file drift is compared with: the one the fleet was last applied from.
+    pub fleet_file: Option<String>,
     pub description: String,
+}
+
+/// A fleet's agents as every view shows them, and the fleet file their drift was
+/// compared with.
+#[derive(Debug, Clone, Default)]
+pub struct FleetView {
+    pub agents: Vec<AgentStatus>,
+    /// The file the fleet was last applied from (`None`: made with `fleet create`).
+    pub file: Option<String>,
+    /// Why that file could not be read (drift is then only the pane tags' word).
+    pub file_error: Option<String>,
 }
 
 /// The state of every agent of `fleet` that has not been removed, oldest first.
@@ -33,6 +55,29 @@ pub fn fleet_status(
     registry: &Registry,
     fleet: &FleetRow,
 ) -> Result<Vec<AgentStatus>> {
+    Ok(fleet_view(tmux_socket, registry, fleet)?.agents)
+}
+
+/// [`fleet_status`], with the fleet file drift was compared with.
+pub fn fleet_view(
+    tmux_socket: Option<&str>,
+    registry: &Registry,
+    fleet: &FleetRow,
+) -> Result<FleetView> {
+    let file = fleet.manifest_path.as_ref().map(|path| {
+        let options = crate::manifest::LoadOptions {
+            db_path: Some(registry.path().to_owned()),
+            styled: false,
+        };
+        (
+            path.to_string(),
+            crate::manifest::load(path.as_str().into(), &options),
+        )
+    });
+    let declared = match &file {
+        Some((_, Ok(declared))) => Some(declared),
+        _ => None,
+    };
     let tmux = tmux_for(tmux_socket, &fleet.socket);
     let panes = if fleet.status == "up" {
         FleetPanes::list(&tmux, &fleet.name)?
@@ -69,9 +114,39 @@ pub fn fleet_status(
             }
             Some(_) => (agent.status.clone(), agent.status_reason.clone()),
         };
-        let drift = pane
+        let running = pane.filter(|p| !p.exited());
+        let running_hash = running
             .and_then(|p| p.option(TAG_HASH))
-            .is_some_and(|h| Some(h) != agent.config_hash.as_deref());
+            .or(agent.config_hash.as_deref());
+        let (drift, drift_changes) = match (running, declared) {
+            (None, _) => (false, Vec::new()),
+            // As `plan` decides: a changed hash, a declared agent that was added by hand,
+            // a file agent no longer declared.
+            (Some(_), Some(file)) => match file.agent(&agent.name) {
+                Some(_) if agent.origin != "manifest" => (
+                    true,
+                    vec!["was added with `member create`; now declared in the file".into()],
+                ),
+                Some(want) if running_hash != Some(want.hash.as_str()) => {
+                    let changes = agent
+                        .spec()
+                        .map(|old| want.spec.changes_from(&old))
+                        .filter(|c| !c.is_empty())
+                        .unwrap_or_else(|| vec!["config changed".into()]);
+                    (true, changes)
+                }
+                Some(_) => (false, Vec::new()),
+                None if agent.origin == "manifest" => {
+                    (true, vec!["no longer in the fleet file".into()])
+                }
+                None => (false, Vec::new()),
+            },
+            (Some(p), None) => (
+                p.option(TAG_HASH)
+                    .is_some_and(|h| Some(h) != agent.config_hash.as_deref()),
+                Vec::new(),
+            ),
+        };
         rows.push(AgentStatus {
             fleet: fleet.name.clone(),
             unread: unread.get(&agent.name).copied().unwrap_or(0),
@@ -82,11 +157,43 @@ pub fn fleet_status(
             model: agent.model,
             state,
             reason,
+            since: agent.status_since,
             drift,
+            drift_changes,
+            fleet_file: file.as_ref().map(|(path, _)| path.clone()),
             description: agent.description,
         });
     }
-    Ok(rows)
+    let (file, file_error) = match file {
+        Some((path, Ok(_))) => (Some(path), None),
+        Some((path, Err(err))) => (
+            Some(path),
+            Some(err.message.lines().next().unwrap_or_default().to_string()),
+        ),
+        None => (None, None),
+    };
+    Ok(FleetView {
+        agents: rows,
+        file,
+        file_error,
+    })
+}
+
+/// The state of one agent of `fleet`, as [`fleet_status`] tells it; an agent it skips
+/// (removed) keeps its recorded state.
+pub fn agent_status(
+    tmux_socket: Option<&str>,
+    registry: &Registry,
+    fleet: &FleetRow,
+    agent: &AgentRow,
+) -> Result<(String, Option<String>)> {
+    Ok(fleet_status(tmux_socket, registry, fleet)?
+        .into_iter()
+        .find(|row| row.name == agent.name)
+        .map_or_else(
+            || (agent.status.clone(), agent.status_reason.clone()),
+            |row| (row.state, row.reason),
+        ))
 }
 
 /// The state a just-started agent's screen shows, without recording it.
@@ -110,13 +217,14 @@ fn live_state(screen: Option<&String>, backend: &str) -> String {
     .into()
 }
 
-/// The text of `agent`'s pane (with `history` lines of scrollback), provided the pane
-/// still exists and still carries the agent's tag; an error with a hint otherwise.
+/// The text of `agent`'s pane for people (the visible screen, or with `last` its last
+/// that many lines, scrollback included), provided the pane still exists and still
+/// carries the agent's tag; an error with a hint otherwise.
 pub fn pane_text(
     tmux_socket: Option<&str>,
     fleet: &FleetRow,
     agent: &AgentRow,
-    history: Option<u32>,
+    last: Option<u32>,
 ) -> Result<String> {
     let no_pane = || {
         Error::failure(format!("`{}` has no live pane", agent.name))
@@ -135,5 +243,5 @@ pub fn pane_text(
     {
         return Err(no_pane());
     }
-    tmux.capture_pane(pane_id, history)
+    tmux.capture_text(pane_id, last)
 }

@@ -6,7 +6,10 @@
 //! becomes `notified`) or leaves it `queued` with a reason: pane gone or not the agent's
 //! (the agent is marked `dead`), a trust or login gate (the agent is `waiting-input`), or
 //! a tmux failure. Every outcome is written to the message rows and the event log, so
-//! the registry always tells what really happened.
+//! the registry always tells what really happened. Before the first key the attempt is
+//! recorded on the messages ([`TYPING`]): a notifier killed mid-keystroke leaves them
+//! `queued` with that reason, and the next attempt clears the composer (C-u) before its
+//! preview, so the message is neither lost nor glued to the next one.
 //!
 //! `send` and `broadcast` do not wait for the keystrokes: they start a detached notifier
 //! process ([`spawn_notifier`], the hidden `cafleet agent notify`) which calls
@@ -235,7 +238,18 @@ pub fn notify_recipient(
     };
 
     let text = preview::preview(first.id, &first.sender, &first.body, pending.len() - 1);
-    let outcome = look_and_type(registry, panes, fleet, &agent, &text)?;
+    // A notifier that died while typing one of these left (part of) its preview in the
+    // composer, whatever the screen now shows: clear it first.
+    let interrupted = pending.iter().any(|m| {
+        m.state_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(TYPING))
+    });
+    let attempt = Attempt {
+        message_ids: &message_ids,
+        interrupted,
+    };
+    let outcome = look_and_type(registry, panes, fleet, &agent, &text, &attempt)?;
 
     match &outcome {
         Outcome::Notified { .. } => {
@@ -276,7 +290,11 @@ pub fn type_line(
     let path = registry.path().to_owned();
     let _lock = crate::lock::Lock::agent(&path, agent.id)?;
     let line = preview::sanitize(text);
-    let outcome = look_and_type(registry, panes, fleet, &agent, &line)?;
+    let attempt = Attempt {
+        message_ids: &[],
+        interrupted: false,
+    };
+    let outcome = look_and_type(registry, panes, fleet, &agent, &line, &attempt)?;
     if matches!(outcome, Outcome::Notified { .. }) {
         // The operator waits for this one: a shorter watch (6 s).
         confirm_submitted(panes, &agent, &line, CONFIRM_LOOKS / 10)?;
@@ -309,15 +327,29 @@ pub fn nudge(
     notify_recipient(registry, panes, fleet, recipient, Some(&[id]))
 }
 
+/// How the `state_reason` of a queued message starts while (or after) a notifier types
+/// its preview: still there on the next attempt, it means that notifier never finished
+/// (killed mid-keystroke) and its text may sit in the composer.
+pub const TYPING: &str = "typing into pane";
+
+/// The messages one preview announces, and whether an earlier attempt at them was cut
+/// short while typing.
+struct Attempt<'a> {
+    message_ids: &'a [i64],
+    interrupted: bool,
+}
+
 /// Looks at the agent's pane and, if the screen allows, types `text` (already safe:
 /// a preview or sanitised) and Enter. What could not be typed comes back as `Queued` with
-/// the reason, and a gate or a lost pane is recorded on the agent.
+/// the reason, and a gate or a lost pane is recorded on the agent. The attempt is recorded
+/// on the messages before the first key, so a retry after a crash clears the composer.
 fn look_and_type(
     registry: &mut Registry,
     panes: &dyn Panes,
     fleet: &FleetRow,
     agent: &AgentRow,
     text: &str,
+    attempt: &Attempt<'_>,
 ) -> Result<Outcome> {
     Ok(match decide(panes, fleet, agent) {
         Decision::Queue {
@@ -344,18 +376,37 @@ fn look_and_type(
                 // Seen idle: it is up, and done with the prompt it was started with.
                 registry.set_agent_status_if_pane(agent.id, &pane, "idle", None, false)?;
             }
-            match type_preview(panes, &pane, backend_of(agent), screen, clear, text) {
-                Ok(()) => Outcome::Notified {
-                    screen: screen.name().to_owned(),
-                    escaped: screen.escape_first(),
-                    cleared: clear,
-                },
-                Err(err) => Outcome::Queued {
-                    reason: format!("typing into pane {pane} failed: {}", err.message),
-                },
+            if !attempt.message_ids.is_empty() {
+                registry.mark_queued_reason(
+                    attempt.message_ids,
+                    &format!("{TYPING} {pane}: started, not yet submitted"),
+                )?;
             }
+            let clear = clear || attempt.interrupted;
+            type_and_report(panes, &pane, backend_of(agent), screen, clear, text)
         }
     })
+}
+
+/// Types the preview and says how it went.
+fn type_and_report(
+    panes: &dyn Panes,
+    pane: &str,
+    backend: BackendName,
+    screen: Screen,
+    clear: bool,
+    text: &str,
+) -> Outcome {
+    match type_preview(panes, pane, backend, screen, clear, text) {
+        Ok(()) => Outcome::Notified {
+            screen: screen.name().to_owned(),
+            escaped: screen.escape_first(),
+            cleared: clear,
+        },
+        Err(err) => Outcome::Queued {
+            reason: format!("{TYPING} {pane} failed: {}", err.message),
+        },
+    }
 }
 
 enum Decision {

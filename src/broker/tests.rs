@@ -379,3 +379,86 @@ fn opencode_is_not_typed_into_while_it_works_on_its_first_prompt() {
     let d = deliver_pending(&mut reg, &pane, &fleet, "api").unwrap();
     assert_eq!(d.state(), "notified", "{d:?}");
 }
+
+/// A pane whose notifier dies (panics) once the first keys of the preview reached it.
+struct DiesWhileTyping(Scripted);
+
+impl Panes for DiesWhileTyping {
+    fn info(&self, pane: &str) -> Result<Option<PaneInfo>> {
+        self.0.info(pane)
+    }
+    fn capture(&self, pane: &str) -> Result<String> {
+        self.0.capture(pane)
+    }
+    fn type_text(&self, pane: &str, text: &str) -> Result<()> {
+        let half: String = text.chars().take(text.chars().count() / 2).collect();
+        self.0.type_text(pane, &half)?;
+        panic!("killed mid-keystroke");
+    }
+    fn press(&self, pane: &str, key: PaneKey) -> Result<()> {
+        self.0.press(pane, key)
+    }
+    fn pause(&self, _: std::time::Duration) {}
+}
+
+#[test]
+fn a_notifier_killed_while_typing_is_cleared_after_and_announced_once() {
+    let (mut reg, fleet, id) = setup();
+    let dying = DiesWhileTyping(Scripted::new(&composer()));
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        notify_recipient(&mut reg, &dying, &fleet, "api", Some(&[id]))
+    }));
+    assert!(crashed.is_err());
+    let row = reg.message(fleet.id, id).unwrap().unwrap();
+    assert_eq!(row.state, "queued", "not lost: still to announce");
+    assert!(
+        row.state_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(TYPING)),
+        "the attempt is recorded: {:?}",
+        row.state_reason
+    );
+    // The retry clears what the dead notifier left, even where the composer cannot be
+    // read (a screen it does not recognise), then types one preview and one Enter.
+    for screen in [
+        fake::sample_screen(FakeScreen::Composer, "[cafleet] message #1 fr", &[], 24, 80),
+        "$ some shell\n".to_string(),
+    ] {
+        let (mut reg, fleet, id) = setup();
+        let dying = DiesWhileTyping(Scripted::new(&screen));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            notify_recipient(&mut reg, &dying, &fleet, "api", Some(&[id]))
+        }));
+        let pane = Scripted::new(&screen);
+        let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+        assert_eq!(d.state(), "notified");
+        let typed = pane.typed();
+        assert_eq!(typed.len(), 3, "{typed:?}");
+        assert_eq!(typed[0], "key:ClearLine", "{typed:?}");
+        assert!(typed[1].starts_with(&format!("text:[cafleet] message #{id} from web")));
+        assert_eq!(typed[2], "key:Enter");
+        let row = reg.message(fleet.id, id).unwrap().unwrap();
+        assert_eq!(row.state, "notified");
+        assert_eq!(row.state_reason, None);
+        // Announced once: nothing more to type.
+        let again = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+        assert_eq!(again.outcome, Outcome::Nothing);
+    }
+}
+
+#[test]
+fn a_composer_holding_half_a_preview_is_cleared_for_the_fake() {
+    // What a notifier killed mid-keystroke leaves behind, as the fake draws it.
+    let (mut reg, fleet, id) = setup();
+    let screen = fake::sample_screen(
+        FakeScreen::Composer,
+        "[cafleet] message #9 from director: half",
+        &[],
+        24,
+        80,
+    );
+    assert!(screens::composer_has_text(BackendName::Fake, &screen));
+    let pane = Scripted::new(&screen);
+    notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert_eq!(pane.typed()[0], "key:ClearLine");
+}

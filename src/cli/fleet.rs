@@ -75,11 +75,19 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
         FleetCommand::Show { name, json } => {
             let registry = globals.registry()?;
             let fleet = registry.require_fleet(&name)?;
-            let agents: Vec<_> = registry
+            let mut agents: Vec<_> = registry
                 .agents(fleet.id)?
                 .into_iter()
                 .filter(|a| a.status != "removed")
                 .collect();
+            // The states `ps` shows, panes checked: never the bare recorded ones.
+            let states = apply::fleet_status(globals.tmux_socket.as_deref(), &registry, &fleet)?;
+            for agent in &mut agents {
+                if let Some(row) = states.iter().find(|r| r.name == agent.name) {
+                    agent.status = row.state.clone();
+                    agent.status_reason = row.reason.clone();
+                }
+            }
             if json {
                 print_json(&serde_json::json!({"fleet": fleet, "agents": agents}))?;
             } else {

@@ -66,7 +66,7 @@ pub enum MemberCommand {
     /// Print the text of an agent's pane
     Capture {
         name: String,
-        /// Lines of scrollback above the visible screen
+        /// Print the last N lines (scrollback included), like `tail -n`; 0: the visible screen
         #[arg(long, default_value_t = 0)]
         lines: u32,
         #[arg(long, env = "CAFLEET_FLEET")]
@@ -147,7 +147,10 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
         MemberCommand::Show { name, fleet, json } => {
             let registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
-            let agent = registry.require_agent(fleet.id, &fleet.name, &name)?;
+            let mut agent = registry.require_agent(fleet.id, &fleet.name, &name)?;
+            // The state `ps` shows, pane checked: never the bare recorded one.
+            (agent.status, agent.status_reason) =
+                apply::agent_status(globals.tmux_socket.as_deref(), &registry, &fleet, &agent)?;
             let spec = agent.spec();
             if json {
                 print_json(

@@ -47,27 +47,31 @@ pub struct BodyArgs {
     #[arg(value_name = "TEXT", value_parser = clap::value_parser!(OsString))]
     pub text: Option<OsString>,
 
-    /// Read the message from a file
+    /// Read the message from a file (`-`: stdin)
     #[arg(long, value_name = "FILE", conflicts_with = "text")]
     pub file: Option<PathBuf>,
+}
+
+/// At most one byte more than [`MAX_BODY`] from stdin (so "too large" is still seen).
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|err| Error::failure(format!("cannot read stdin: {err}")))?;
+    Ok(body)
 }
 
 impl BodyArgs {
     fn read(&self) -> Result<Vec<u8>> {
         let body = match (&self.text, &self.file) {
+            (_, Some(path)) if path.as_os_str() == "-" => read_stdin()?,
             (_, Some(path)) => std::fs::read(path).map_err(|err| {
                 Error::failure(format!("cannot read `{}`: {err}", path.display()))
                     .hint("pass an existing file, or `-` to read the message from stdin")
             })?,
-            (Some(text), None) if text == "-" => {
-                let mut body = Vec::new();
-                std::io::stdin()
-                    .lock()
-                    .take(MAX_BODY as u64 + 1)
-                    .read_to_end(&mut body)
-                    .map_err(|err| Error::failure(format!("cannot read stdin: {err}")))?;
-                body
-            }
+            (Some(text), None) if text == "-" => read_stdin()?,
             (Some(text), None) => text.as_bytes().to_vec(),
             (None, None) => {
                 return Err(Error::usage("no message given")

@@ -117,12 +117,12 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
             let row = registry.monitor(fleet.id)?;
             let running = crate::monitor_stop::is_running(&registry, &fleet.name)?;
-            let agents: Vec<_> = registry
-                .agents(fleet.id)?
-                .into_iter()
-                .filter(|a| a.status != "removed")
-                .map(|a| serde_json::json!({"name": a.name, "role": a.role, "state": a.status, "since": a.status_since, "reason": a.status_reason}))
-                .collect();
+            // The states `ps` shows, panes checked.
+            let agents: Vec<_> =
+                crate::apply::fleet_status(globals.tmux_socket.as_deref(), &registry, &fleet)?
+                    .into_iter()
+                    .map(|a| serde_json::json!({"name": a.name, "role": a.role, "state": a.state, "since": a.since, "reason": a.reason}))
+                    .collect();
             if json {
                 print_json(
                     &serde_json::json!({"fleet": fleet.name, "running": running, "monitor": row, "agents": agents}),

@@ -31,7 +31,7 @@ pub struct AttachArgs {
 pub struct LogsArgs {
     /// The member
     pub member: String,
-    /// Lines of scrollback to include above the visible screen
+    /// Print the last N lines (scrollback included), like `tail -n`; 0: the visible screen
     #[arg(long, default_value_t = 0)]
     pub lines: u32,
     #[arg(long, env = "CAFLEET_FLEET")]
@@ -62,12 +62,23 @@ pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
         None => registry.fleets()?,
     };
     let mut rows = Vec::new();
+    // Which fleet file DRIFT compares with, one line a fleet.
+    let mut header = String::new();
     for fleet in &fleets {
-        rows.extend(apply::fleet_status(
-            globals.tmux_socket.as_deref(),
-            &registry,
-            fleet,
-        )?);
+        let view = apply::fleet_view(globals.tmux_socket.as_deref(), &registry, fleet)?;
+        if !view.agents.is_empty() {
+            match (&view.file, &view.file_error) {
+                (Some(file), None) => {
+                    header.push_str(&format!("fleet {}: drift against {file}\n", fleet.name));
+                }
+                (Some(file), Some(err)) => header.push_str(&format!(
+                    "fleet {}: drift unknown, cannot load {file}: {err}\n",
+                    fleet.name
+                )),
+                (None, _) => {}
+            }
+        }
+        rows.extend(view.agents);
     }
     if args.json {
         print_json(&rows)?;
@@ -97,7 +108,7 @@ pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
             if r.drift { "yes".into() } else { "-".into() },
         ]);
     }
-    print(&format_table(&table))?;
+    print(&format!("{header}{}", format_table(&table)))?;
     Ok(ExitCode::SUCCESS)
 }
 

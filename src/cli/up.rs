@@ -144,10 +144,16 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     if args.dry_run {
         if args.json {
             print_json(
-                &serde_json::json!({ "plan": plan, "summary": plan.summary(), "changes": plan.has_changes() }),
+                &serde_json::json!({ "plan": plan, "summary": plan.summary(), "changes": plan.has_changes(), "in_sync": plan.in_sync() }),
             )?;
         }
-        return Ok(ExitCode::from(if plan.has_changes() { 2 } else { 0 }));
+        if !args.json
+            && let Some(line) = plan.kept_drift_line()
+        {
+            print(&format!("{line}\n"))?;
+        }
+        // Drift kept unapplied is not "in sync" either.
+        return Ok(ExitCode::from(if plan.in_sync() { 0 } else { 2 }));
     }
     check_programs(&fleet, &plan)?;
     warn_missing_opencode_agent(&fleet, &plan);
@@ -164,11 +170,17 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         )?;
         if !args.json {
             print(&String::from_utf8_lossy(&out))?;
+            if let Some(line) = plan.kept_drift_line() {
+                print(&format!("{line}\n"))?;
+            }
         }
         report
     } else {
         if !args.json {
-            print(&format!("fleet `{}` is up to date\n", fleet.name))?;
+            match plan.kept_drift_line() {
+                Some(line) => print(&format!("{line}\n"))?,
+                None => print(&format!("fleet `{}` is up to date\n", fleet.name))?,
+            }
         }
         apply::Report::default()
     };

@@ -1,6 +1,7 @@
-//! The loop itself: each tick it scans the fleet's panes (one `list-panes`, one
-//! `capture-pane` per live agent) and inboxes, hands the observations to the
-//! [`Tracker`], carries out its decisions (states, nudges, restarts), announces queued
+//! The loop itself: each tick, holding the fleet's lock (a tick that finds `up` or `down`
+//! holding it is skipped), it re-reads the registry's agents, scans the fleet's panes (one
+//! `list-panes`, one `capture-pane` per live agent) and inboxes, hands the observations to
+//! the [`Tracker`], carries out its decisions (states, restarts; then nudges), announces queued
 //! messages to agents that are back, and pings the monitoring agent's own pane. It exits
 //! on SIGINT/SIGTERM within a second, and by itself when the fleet is brought down or
 //! deleted, recording why.
@@ -217,6 +218,16 @@ fn tick(
     stall_after: Duration,
     tick_no: u64,
 ) -> Result<String> {
+    // Looking and deciding happen under the fleet's lock, the one `up` and `down` hold
+    // while they replace panes: a reconcile in progress is never read as a crash, and a
+    // restart never races `up` starting the same agent. A tick that finds it held waits
+    // for the next one. Deliveries and nudges (which may take seconds) come after.
+    let db = registry.path().to_owned();
+    let Some(fleet_lock) =
+        crate::lock::Lock::try_named(&db, &crate::lock::fleet_name(&fleet.name))?
+    else {
+        return Ok("skipped: `up` or `down` is changing the fleet".to_string());
+    };
     let panes = apply::FleetPanes::list(tmux, &fleet.name)?;
     let unread = registry.unread_counts(fleet.id)?;
     let agents: Vec<AgentRow> = registry
@@ -224,6 +235,14 @@ fn tick(
         .into_iter()
         .filter(|a| a.status != "removed" && a.status != "stopped")
         .collect();
+    // What others recorded since the last tick (a pane `up` replaced, a new member).
+    for agent in &agents {
+        let process = agent
+            .pane_id
+            .as_ref()
+            .map(|pane| format!("{pane}:{}", agent.pane_pid.unwrap_or_default()));
+        tracker.sync(&agent.name, State::parse(&agent.status), process);
+    }
     let screens_text = panes.screens(tmux, &agents)?;
     let mut observations = Vec::new();
     for agent in &agents {
@@ -259,6 +278,7 @@ fn tick(
         });
     }
     let decisions = tracker.tick(now, stall_after, &observations);
+    let mut nudges = Vec::new();
     for decision in &decisions {
         match decision {
             Decision::SetState {
@@ -277,15 +297,17 @@ fn tick(
                     )?;
                 }
             }
-            Decision::Nudge { name, text } => {
-                broker::nudge(registry, tmux, fleet, SENDER, name, text)?;
-            }
+            Decision::Nudge { name, text } => nudges.push((name, text)),
             Decision::Restart { name } => {
                 if let Some(agent) = agents.iter().find(|a| &a.name == name) {
                     restart(registry, tmux, fleet, settings, agent)?;
                 }
             }
         }
+    }
+    drop(fleet_lock);
+    for (name, text) in nudges {
+        broker::nudge(registry, tmux, fleet, SENDER, name, text)?;
     }
     // Messages that waited while an agent was away are announced once it is live.
     let live: Vec<&Observation> = observations

@@ -101,6 +101,9 @@ pub enum Decision {
 #[derive(Debug, Default)]
 struct Agent {
     state: Option<State>,
+    /// The process last seen recorded for it (pane id and pid): a new one means `up` or
+    /// a restart replaced it, and the registry's state is believed again.
+    process: Option<String>,
     candidate: Option<(State, u32)>,
     last_hash: Option<u64>,
     last_change: Duration,
@@ -121,6 +124,24 @@ impl Tracker {
     /// not report every agent again.
     pub fn seed(&mut self, name: &str, state: State) {
         self.agents.entry(name.to_string()).or_default().state = Some(state);
+    }
+
+    /// Re-reads what the registry records for an agent, each tick: a process the tracker
+    /// has not seen (its first look, a new row, or a pane `up` or a restart replaced)
+    /// starts over from the recorded state — no stale belief, no half-counted death of the old pane. A pane the
+    /// registry forgot (`process` is `None`) changes nothing: the observation tells.
+    pub fn sync(&mut self, name: &str, recorded: State, process: Option<String>) {
+        let agent = self.agents.entry(name.to_string()).or_default();
+        let Some(process) = process else {
+            return;
+        };
+        if agent.process.as_ref() == Some(&process) {
+            return;
+        }
+        agent.process = Some(process);
+        agent.state = Some(recorded);
+        agent.candidate = None;
+        agent.last_hash = None;
     }
 
     /// One tick at time `now` (since the monitor started).
@@ -461,6 +482,60 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn a_replaced_process_starts_over_from_the_recorded_state() {
+        let mut t = Tracker::new();
+        let idle = || [obs("api", running(1, Screen::Idle), 0)];
+        t.sync("api", State::Starting, Some("%1:10".into()));
+        t.tick(TICK, STALL, &idle());
+        assert!(t.tick(2 * TICK, STALL, &idle()).iter().any(|d| matches!(
+            d,
+            Decision::SetState {
+                state: State::Idle,
+                ..
+            }
+        )));
+        // Same process, nothing new: no decision.
+        t.sync("api", State::Idle, Some("%1:10".into()));
+        assert!(t.tick(3 * TICK, STALL, &idle()).is_empty());
+        // `up` replaced its pane and recorded `starting`: the idle screen is recorded again.
+        t.sync("api", State::Starting, Some("%2:11".into()));
+        t.tick(4 * TICK, STALL, &idle());
+        let d = t.tick(5 * TICK, STALL, &idle());
+        assert!(
+            d.iter().any(|d| matches!(
+                d,
+                Decision::SetState {
+                    state: State::Idle,
+                    ..
+                }
+            )),
+            "{d:?}"
+        );
+        // A forgotten pane changes nothing by itself.
+        t.sync("api", State::Dead, None);
+        assert!(t.tick(6 * TICK, STALL, &idle()).is_empty());
+    }
+
+    #[test]
+    fn half_counted_death_of_a_replaced_pane_is_forgotten() {
+        let mut t = Tracker::new();
+        let policy = RestartPolicy {
+            restart: Restart::OnFailure,
+            ..RestartPolicy::default()
+        };
+        let o = |liveness| Observation {
+            restart: policy.clone(),
+            ..obs("api", liveness, 0)
+        };
+        t.sync("api", State::Idle, Some("%1:10".into()));
+        t.tick(TICK, STALL, &[o(Liveness::Missing)]);
+        // `up` replaced it between two ticks.
+        t.sync("api", State::Starting, Some("%2:11".into()));
+        let d = t.tick(2 * TICK, STALL, &[o(Liveness::Missing)]);
+        assert!(d.is_empty(), "one look at the new pane is not two: {d:?}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Reconcile planning: what `up` will do, as plain data. [`diff`] is a pure function of
 //! the validated fleet file and what was observed in tmux and the registry, so nearly all
 //! reconcile logic is tested without tmux; `apply` executes a [`Plan`], and `plan` /
-//! `up --dry-run` only print it.
+//! `up --dry-run` only print it. A fleet is in sync when the plan changes nothing and
+//! keeps no drift (`plan` exits 0); drift kept unapplied (the Director's, `--no-recreate`)
+//! is not "up to date".
 
 use std::collections::HashSet;
 use std::fmt::Write;
@@ -122,6 +124,56 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         let s = self.summary();
         s.create + s.recreate + s.remove > 0
+    }
+
+    /// Agents whose drift is kept, not applied (the Director, `--no-recreate`): name,
+    /// role and what drifted.
+    pub fn kept_drift(&self) -> Vec<(&str, Role, &[String])> {
+        self.steps
+            .iter()
+            .filter_map(|step| match &step.action {
+                Action::Keep { drift } if !drift.is_empty() => {
+                    Some((step.name.as_str(), step.role, drift.as_slice()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the fleet matches its file: nothing to change and no drift kept.
+    pub fn in_sync(&self) -> bool {
+        !self.has_changes() && self.kept_drift().is_empty()
+    }
+
+    /// `N drifted agent(s) not applied: NAME (CHANGES); …`, or `None` when none is kept.
+    pub fn kept_drift_line(&self) -> Option<String> {
+        let kept = self.kept_drift();
+        if kept.is_empty() {
+            return None;
+        }
+        let names: Vec<String> = kept
+            .iter()
+            .map(|(name, _, drift)| format!("{name} ({})", drift.join("; ")))
+            .collect();
+        let flags: Vec<String> = kept
+            .iter()
+            .map(|(name, role, _)| {
+                if *role == Role::Director {
+                    format!("--recreate {name}")
+                } else {
+                    "up without --no-recreate".to_string()
+                }
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        Some(format!(
+            "{} drifted agent{} not applied: {}; use {}",
+            kept.len(),
+            if kept.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            flags.join(" or ")
+        ))
     }
 
     /// The terraform-style listing: one line a step, then the `Plan:` line.

@@ -52,13 +52,38 @@ fn buffer_name() -> String {
 
 impl Tmux {
     /// The pane's visible text (`capture-pane -p -J`), plus up to `history` lines of
-    /// scrollback above it; wrapped lines are joined.
+    /// scrollback above it; wrapped lines are joined, as the screen classifiers expect
+    /// (people read [`Tmux::capture_text`]).
     pub fn capture_pane(&self, pane: PaneId, history: Option<u32>) -> Result<String> {
         let mut cmd = Cmd::new("capture-pane").arg("-p").arg("-J").target(pane);
         if let Some(lines) = history.filter(|n| *n > 0) {
             cmd = cmd.arg("-S").arg(format!("-{lines}"));
         }
         self.run(cmd)
+    }
+
+    /// The pane's text for people to read: rows as the pane draws them (no `-J`, so a
+    /// line that fills the pane's width is not glued to the next one), trailing blank
+    /// rows dropped. With `last`, the last that many lines of scrollback and screen
+    /// together, like `tail -n`; without, the visible screen.
+    pub fn capture_text(&self, pane: PaneId, last: Option<u32>) -> Result<String> {
+        let mut cmd = Cmd::new("capture-pane").arg("-p").target(pane);
+        let last = last.filter(|n| *n > 0);
+        if let Some(lines) = last {
+            cmd = cmd.arg("-S").arg(format!("-{lines}"));
+        }
+        let text = self.run(cmd)?;
+        let mut lines: Vec<&str> = text.lines().collect();
+        while lines.last().is_some_and(|l| l.trim().is_empty()) {
+            lines.pop();
+        }
+        if let Some(n) = last {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            lines.drain(..lines.len().saturating_sub(n));
+        }
+        let mut out = lines.join("\n");
+        out.push('\n');
+        Ok(out)
     }
 
     /// The visible text of several panes in one tmux process (`ps` and the monitor look

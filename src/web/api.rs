@@ -204,9 +204,9 @@ async fn pane(
     })
     .await?;
     let socket = state.tmux_socket.clone();
-    let history = query.lines.filter(|n| *n > 0).map(|n| n.min(10_000));
+    let last = query.lines.filter(|n| *n > 0).map(|n| n.min(10_000));
     let json = blocking(move || {
-        let text = crate::apply::pane_text(socket.as_deref(), &fleet, &agent, history)?;
+        let text = crate::apply::pane_text(socket.as_deref(), &fleet, &agent, last)?;
         Ok(PaneJson {
             fleet: fleet.name,
             name: agent.name,
