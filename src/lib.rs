@@ -20,5 +20,6 @@ pub mod plan;
 pub mod process;
 pub mod registry;
 pub mod skills;
+pub mod team;
 pub mod tmux;
 pub mod web;

@@ -44,6 +44,9 @@ pub struct UpArgs {
     /// Print the plan and the result as JSON
     #[arg(long)]
     pub json: bool,
+    /// Pre-trust the fleet's folders for claude and codex (as `[fleet] trust = true`)
+    #[arg(long)]
+    pub trust: bool,
 }
 
 /// Print what `cafleet up` would do; exit 0 when in sync, 2 when there are changes
@@ -76,12 +79,22 @@ pub fn run_plan(globals: &Globals, args: PlanArgs) -> Result<ExitCode> {
             remove_orphans: false,
             attach: false,
             json: args.json,
+            trust: false,
         },
     )
 }
 
 pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     let fleet = config::load(globals, &args.file)?;
+    run_fleet(globals, args, fleet)
+}
+
+/// `up` for a fleet file already loaded (and, for `cafleet run --rehearse`, adjusted).
+pub(crate) fn run_fleet(
+    globals: &Globals,
+    args: UpArgs,
+    fleet: crate::manifest::Fleet,
+) -> Result<ExitCode> {
     for name in &args.recreate {
         if fleet.agent(name).is_none() {
             let names: Vec<&str> = fleet.agents.iter().map(|a| a.name.as_str()).collect();
