@@ -22,4 +22,5 @@ pub mod registry;
 pub mod skills;
 pub mod team;
 pub mod tmux;
+pub mod trust;
 pub mod web;

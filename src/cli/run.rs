@@ -66,6 +66,14 @@ pub fn run(globals: &Globals, args: RunArgs) -> Result<ExitCode> {
             .map_err(|err| Error::failure(format!("cannot handle signal {sig}: {err}")))?;
     }
     let mut fleet = config::load(globals, &args.file)?;
+    let missing = crate::trust::missing_env(&fleet);
+    if !missing.is_empty() {
+        return Err(Error::failure(format!(
+            "`[fleet] env_from` names variables that are not set: {}",
+            missing.join(", ")
+        ))
+        .hint("export them in the shell that runs cafleet; nothing was started"));
+    }
     // Kept alive until the end: dropping it stops the scripted model.
     let _model = match &args.rehearse {
         Some(script) => Some(crate::team::rehearse::prepare(script, &mut fleet)?),

@@ -163,6 +163,21 @@ pub(crate) fn run_fleet(
         return Ok(ExitCode::from(if plan.has_changes() { 2 } else { 0 }));
     }
     check_programs(&fleet, &plan)?;
+    let missing = crate::trust::missing_env(&fleet);
+    if !missing.is_empty() {
+        return Err(Error::failure(format!(
+            "`[fleet] env_from` names variables that are not set: {}",
+            missing.join(", ")
+        ))
+        .hint("export them in the shell that runs cafleet; nothing was started"));
+    }
+    if args.trust || fleet.trust {
+        for line in crate::trust::trust_fleet(&fleet)? {
+            if !args.json {
+                print(&format!("{line}\n"))?;
+            }
+        }
+    }
     warn_missing_opencode_agent(&fleet, &plan);
     let report = if plan.has_changes() {
         let mut out: Vec<u8> = Vec::new();
