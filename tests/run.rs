@@ -283,7 +283,7 @@ fn sigterm_writes_the_report_brings_the_team_down_and_exits_143() {
         "version = 1\n[fleet]\nname = \"sig\"\n[defaults]\nbackend = \"fake\"\n[director]\n[[member]]\nname = \"w\"\n",
     );
     let report = h.home.path().join("r");
-    let mut child = h
+    let child = h
         .cmd()
         .args([
             "run",
