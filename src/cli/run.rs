@@ -66,6 +66,19 @@ pub fn run(globals: &Globals, args: RunArgs) -> Result<ExitCode> {
             .map_err(|err| Error::failure(format!("cannot handle signal {sig}: {err}")))?;
     }
     let mut fleet = config::load(globals, &args.file)?;
+    // Kept alive until the end: dropping it stops the scripted model.
+    let _model = match &args.rehearse {
+        Some(script) => {
+            let log = args.report.as_ref().map(|dir| dir.join("model.jsonl"));
+            Some(crate::team::rehearse::prepare(
+                script,
+                log.as_deref(),
+                &mut fleet,
+            )?)
+        }
+        None => None,
+    };
+    // After a rehearsal dropped them: it needs no credentials.
     let missing = crate::trust::missing_env(&fleet);
     if !missing.is_empty() {
         return Err(Error::failure(format!(
@@ -74,11 +87,6 @@ pub fn run(globals: &Globals, args: RunArgs) -> Result<ExitCode> {
         ))
         .hint("export them in the shell that runs cafleet; nothing was started"));
     }
-    // Kept alive until the end: dropping it stops the scripted model.
-    let _model = match &args.rehearse {
-        Some(script) => Some(crate::team::rehearse::prepare(script, &mut fleet)?),
-        None => None,
-    };
     if let Some(model) = &_model {
         print(&format!("rehearsal: scripted model on {}\n", model.base))?;
     }

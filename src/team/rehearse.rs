@@ -3,7 +3,11 @@
 //! ended when the run ends), and every claude, codex and opencode agent of the loaded
 //! fleet is pointed at it through its environment and command line only
 //! ([`crate::model::point_at`]) — no file of the user's is edited. Each agent asks for its
-//! own `model` (the script can answer per model), or [`crate::model::DEFAULT_MODEL`].
+//! own `model` (the script can answer per model; for opencode the part after
+//! `provider/`), or [`crate::model::DEFAULT_MODEL`].
+//!
+//! A rehearsal needs no credentials: `[fleet] env_from` is dropped (not checked, nothing
+//! passed through), so the same fleet file serves the rehearsal and the real run.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -32,14 +36,24 @@ impl Drop for Rehearsal {
 }
 
 /// Starts the scripted model with `script` and points `fleet`'s agents at it.
-pub fn prepare(script: &Utf8Path, fleet: &mut Fleet) -> Result<Rehearsal> {
+pub fn prepare(script: &Utf8Path, log: Option<&Utf8Path>, fleet: &mut Fleet) -> Result<Rehearsal> {
     use std::os::unix::process::CommandExt;
     // Checked here for a clear error with the script's line, before anything starts.
     crate::model::Script::load(script, false)?;
     let exe = std::env::current_exe()
         .map_err(|err| Error::failure(format!("cannot find the cafleet executable: {err}")))?;
-    let mut child = Command::new(exe)
-        .args(["model", "serve", "--script", script.as_str()])
+    let mut command = Command::new(exe);
+    command.args(["model", "serve", "--script", script.as_str()]);
+    if let Some(log) = log {
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir).map_err(|err| {
+                Error::failure(format!("cannot create `{dir}`: {err}"))
+                    .hint("pass a writable folder to --report")
+            })?;
+        }
+        command.args(["--log", log.as_str()]);
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -60,7 +74,9 @@ pub fn prepare(script: &Utf8Path, fleet: &mut Fleet) -> Result<Rehearsal> {
             )),
         );
     };
+    fleet.env_from.clear();
     for agent in &mut fleet.agents {
+        agent.spec.env_from.clear();
         point(&mut agent.spec, &base);
         agent.hash = agent.spec.hash();
     }
@@ -71,9 +87,12 @@ pub fn prepare(script: &Utf8Path, fleet: &mut Fleet) -> Result<Rehearsal> {
 /// `command`): the variables into its env, the extra arguments right after the program,
 /// and the model name for `--model`.
 pub fn point(spec: &mut LaunchSpec, base: &str) {
+    // opencode names models `provider/model`: the scripted model sees the part after the
+    // provider, as the other CLIs' model names are seen whole.
     let model = spec
         .model
-        .clone()
+        .as_deref()
+        .map(|m| m.rsplit('/').next().unwrap_or(m).to_string())
         .unwrap_or_else(|| crate::model::DEFAULT_MODEL.to_string());
     let Some(pointing) = crate::model::point_at(spec.backend, base, &model) else {
         return;
@@ -128,6 +147,13 @@ mod tests {
         let mut opencode = spec(BackendName::Opencode, &["opencode"], None);
         point(&mut opencode, "http://127.0.0.1:9");
         assert_eq!(opencode.argv, ["opencode", "--model", "cafleet/scripted"]);
+        let mut opencode = spec(
+            BackendName::Opencode,
+            &["opencode", "--model", "openai/oc"],
+            Some("openai/oc"),
+        );
+        point(&mut opencode, "http://127.0.0.1:9");
+        assert_eq!(opencode.argv, ["opencode", "--model", "cafleet/oc"]);
         assert!(opencode.env.contains_key("OPENCODE_CONFIG_CONTENT"));
 
         let mut claude = spec(BackendName::Claude, &["claude", "--name", "a"], None);

@@ -7,6 +7,7 @@
 //! | `messages.jsonl` | one JSON object per message of the run: `id`, `sender`, `recipient`, `body`, `kind`, `state`, `state_reason`, `broadcast_id`, `created_at`, `notified_at`, `read_at`, `acked_at` |
 //! | `events.jsonl` | one JSON object per event of the run: `id`, `fleet`, `agent`, `kind`, `detail`, `created_at` |
 //! | `panes/NAME.txt` | each agent's final pane text with its scrollback |
+//! | `model.jsonl` | with `--rehearse`: the scripted model's log, one JSON line per request |
 //! | `junit.xml` | one `<testsuite>` for the run: a case `run` (fails unless `done`) and one per agent (fails when it ended dead or in `crash-loop`) |
 //!
 //! The run's rows are those with ids above the high-water marks taken before `up`.
