@@ -457,3 +457,57 @@ fn runs_in_a_row_leave_nothing_behind() {
         assert!(!name.ends_with(".tmp"), "temp file left: {name}");
     }
 }
+
+#[test]
+fn done_reads_its_summary_from_a_file_or_stdin_and_needs_no_running_run() {
+    let Some(h) = Harness::start() else { return };
+    h.register_idle("desk", &["boss".to_string(), "w".to_string()]);
+    h.registry()
+        .execute(
+            "UPDATE agents SET role = 'director' WHERE name = 'boss'",
+            [],
+        )
+        .expect("make boss the Director");
+    let file = h.write("summary.txt", "line one\nline <two>\n");
+    let out = h.ok(&["done", "--fleet", "desk", "--as", "boss", "--file", &file]);
+    assert!(out.contains("message #"), "{out}");
+    let mut child = h
+        .cmd()
+        .args([
+            "done", "--fail", "--json", "--fleet", "desk", "--as", "boss", "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn done");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"from stdin")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", transcript(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["failed"], true);
+    let bodies: Vec<(String, String)> = {
+        let conn = h.registry();
+        let mut stmt = conn
+            .prepare("SELECT CAST(body AS TEXT), state FROM messages WHERE recipient = 'operator' ORDER BY id")
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect()
+    };
+    assert_eq!(
+        bodies,
+        [
+            ("line one\nline <two>\n".to_string(), "notified".to_string()),
+            ("from stdin".to_string(), "notified".to_string())
+        ]
+    );
+    let events = h.ok(&["events", "--fleet", "desk", "--json"]);
+    assert!(events.contains("\"done\""), "{events}");
+}
