@@ -1,5 +1,6 @@
 //! The one error type every command returns: what failed, what to do about it, and the
-//! exit code it maps to (cli.md: 1 error, 2 usage/plan changes, 3 not found, 4 timed out).
+//! exit code it maps to (cli.md: 1 error, 2 usage/plan changes, 3 not found, 4 timed out, 5 a
+//! `cafleet run` whose team died).
 
 use std::fmt;
 use std::process::ExitCode;
@@ -15,6 +16,9 @@ pub enum Kind {
     NotFound,
     /// A `--wait` ran out of time: exit 4.
     Timeout,
+    /// `cafleet run`: the team can no longer finish (its Director, or every member, is
+    /// dead or in `crash-loop`): exit 5.
+    TeamDied,
 }
 
 impl Kind {
@@ -24,6 +28,7 @@ impl Kind {
             Kind::Usage => 2,
             Kind::NotFound => 3,
             Kind::Timeout => 4,
+            Kind::TeamDied => 5,
         }
     }
 }

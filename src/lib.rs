@@ -20,5 +20,7 @@ pub mod plan;
 pub mod process;
 pub mod registry;
 pub mod skills;
+pub mod team;
 pub mod tmux;
+pub mod trust;
 pub mod web;

@@ -830,3 +830,118 @@ fn up_wait_reports_a_trust_question_and_presses_nothing() {
     );
     team.down();
 }
+
+/// `cafleet run --rehearse` on the shipped example (examples/rehearsal): a real claude
+/// Director, a codex and an opencode member against the scripted model; the Director's
+/// script ends with `cafleet done`, so the run exits 0 with a report, after trusting the
+/// folder for claude and codex itself (`trust = true`), and leaves no pane behind. The
+/// user's agent config files are not touched beyond the trust keys.
+#[test]
+fn the_rehearsal_example_runs_to_done_with_a_report() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(clis) = agent_clis() else {
+        return;
+    };
+    let Some(server) = TestServer::start() else {
+        return;
+    };
+    let home = tempfile::tempdir().expect("home");
+    let mut setup = cafleet::tmux::Batch::new();
+    setup.push(
+        cafleet::tmux::Cmd::new("set-environment")
+            .args(["-g", "HOME"])
+            .arg(home.path().to_string_lossy()),
+    );
+    for var in [
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "CODEX_HOME",
+        "CLAUDE_CONFIG_DIR",
+        "OPENCODE_CONFIG_DIR",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "ANTHROPIC_BASE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "CAFLEET_DATABASE_URL",
+    ] {
+        setup.push(cafleet::tmux::Cmd::new("set-environment").args(["-gu", var]));
+    }
+    server
+        .tmux()
+        .run(setup)
+        .expect("the test server's environment");
+    // A git repository: codex asks about trust there unless `trust = true` did its job.
+    let work = home.path().join("work");
+    std::fs::create_dir_all(&work).expect("work");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rehearsal");
+    for file in ["fleet.toml", "script.toml"] {
+        std::fs::copy(example.join(file), work.join(file)).expect("copy the example");
+    }
+    let git = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&work)
+        .status();
+    assert!(git.is_ok_and(|s| s.success()), "git init");
+    // claude's onboarding, done once by a user (cafleet does not do it).
+    std::fs::write(
+        home.path().join(".claude.json"),
+        r#"{"hasCompletedOnboarding":true}"#,
+    )
+    .expect("claude.json");
+    let path = format!(
+        "{}:{}",
+        clis.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cafleet = |args: &[&str]| {
+        common::cafleet(home.path())
+            .env("PATH", &path)
+            .env("CAFLEET_TMUX_SOCKET", server.socket_path())
+            .current_dir(&work)
+            .args(args)
+            .output()
+            .expect("run cafleet")
+    };
+    for agent in ["claude", "codex", "opencode"] {
+        let out = cafleet(&["skill", "install", "--agent", agent]);
+        assert!(out.status.success(), "{}", common::transcript(&out));
+    }
+    let report = home.path().join("report");
+    let out = cafleet(&[
+        "run",
+        "fleet.toml",
+        "--rehearse",
+        "script.toml",
+        "--timeout",
+        "240s",
+        "--report",
+        report.to_str().expect("utf-8"),
+    ]);
+    let text = common::transcript(&out);
+    let director = std::fs::read_to_string(report.join("panes/director.txt")).unwrap_or_default();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n--- director\n{director}"
+    );
+    assert!(text.contains("oc → director"), "{text}");
+    let summary = std::fs::read_to_string(report.join("summary.md")).expect("summary");
+    assert!(summary.contains("the team works"), "{summary}");
+    assert!(report.join("model.jsonl").is_file());
+    let codex = std::fs::read_to_string(home.path().join(".codex/config.toml")).expect("codex");
+    assert!(codex.contains("trust_level = \"trusted\""), "{codex}");
+    let claude: Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path().join(".claude.json")).expect("claude.json"),
+    )
+    .expect("json");
+    assert_eq!(claude["hasCompletedOnboarding"], true);
+    let panes = server
+        .tmux()
+        .list_panes(&["@cafleet_fleet"])
+        .unwrap_or_default();
+    assert!(
+        panes.iter().all(|p| p.option("@cafleet_fleet").is_none()),
+        "panes left: {panes:?}"
+    );
+}

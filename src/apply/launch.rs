@@ -230,6 +230,7 @@ mod tests {
             cwd: "/tmp".into(),
             env: BTreeMap::new(),
             prompt: prompt.into(),
+            env_from: Vec::new(),
         }
     }
 

@@ -102,6 +102,13 @@ fn launch_env(
     env.push(("CAFLEET_FLEET".into(), fleet.into()));
     env.push(("CAFLEET_MEMBER".into(), name.into()));
     env.push(("CAFLEET_DATABASE_URL".into(), db_path.to_string()));
+    // Passed through from the environment of `up`/`run` (or of whoever restarts the
+    // agent), onto the pane only: the values are never stored.
+    for name in &spec.env_from {
+        if let Ok(value) = std::env::var(name) {
+            env.push((name.clone(), value));
+        }
+    }
     if !spec.env.contains_key("PATH") {
         let path = std::env::var("PATH").unwrap_or_default();
         let path = match std::env::current_exe()

@@ -49,7 +49,8 @@
 //! | `inbox` | `messages` (the array `message inbox --json` printed) | after a preview was submitted |
 //! | `replied` | `to`, `text`, `n`, `id` | a reply was sent |
 //! | `sent` | `to`, `text` | the `opener` was sent |
-//! | `error` | `error`, `during` (`inbox`, `ack`, `reply`, `opener`) | a child command failed; also shown on screen |
+//! | `ran` | `args` | the `on_message` command ran (after an inbox read with messages) |
+//! | `error` | `error`, `during` (`inbox`, `ack`, `reply`, `opener`, `on_message`) | a child command failed; also shown on screen |
 //! | `frozen` | | `freeze_after` passed; input is still read and logged |
 //! | `signal` | `signal` (`SIGTERM`, `SIGHUP`, `SIGINT`) | a terminating signal arrived |
 //! | `eof` | | stdin closed |
@@ -1072,6 +1073,15 @@ impl App {
                 if let Err(err) = run_cafleet(&bin, &args) {
                     self.error("ack", err);
                 }
+            }
+        }
+        if let Some(command) = self.options.on_message.clone()
+            && !messages.is_empty()
+        {
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            match run_cafleet(&self.bin.clone(), &args) {
+                Ok(_) => self.log.event("ran", json!({ "args": command })),
+                Err(err) => self.error("on_message", err),
             }
         }
         let Some(template) = self.options.reply.clone() else {

@@ -30,6 +30,12 @@ pub struct FakeOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ack: Option<bool>,
 
+    /// A cafleet command, as its arguments without `cafleet`, run after each inbox read
+    /// that returned messages: `["done", "all green"]` plays a Director that ends a
+    /// `cafleet run` once it hears back from its team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_message: Option<Vec<String>>,
+
     /// Stop replying after this many replies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replies: Option<u32>,

@@ -385,6 +385,7 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
         cwd,
         env,
         prompt,
+        env_from: Vec::new(),
     };
     let role = if args.role == "monitor" {
         Role::Monitor

@@ -403,7 +403,8 @@ fn show(globals: &Globals, args: ShowArgs) -> Result<()> {
 fn list(globals: &Globals, args: ListArgs) -> Result<()> {
     let registry = globals.registry()?;
     let (fleet, me) = args.who.speaker(&registry)?;
-    if let Some(with) = &args.with {
+    // `operator` (the web UI, and the recipient of `cafleet done`) has no agent row.
+    if let Some(with) = args.with.as_deref().filter(|w| *w != crate::team::OPERATOR) {
         registry.require_agent(fleet.id, &fleet.name, with)?;
     }
     let rows = registry.list_messages(

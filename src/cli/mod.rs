@@ -7,6 +7,7 @@ mod completions;
 mod config;
 mod db;
 mod doctor;
+mod done;
 mod down;
 mod fleet;
 pub mod identity;
@@ -15,6 +16,7 @@ mod message;
 mod model;
 mod monitor;
 mod ps;
+mod run;
 pub mod schema;
 mod skill;
 mod up;
@@ -87,6 +89,10 @@ pub enum Command {
     Plan(up::PlanArgs),
     /// Tear down what `up` made
     Down(down::DownArgs),
+    /// Run a team to completion: up --wait, wait for `cafleet done`, report, down
+    Run(run::RunArgs),
+    /// The Director records that the team has finished, with a summary for the operator
+    Done(done::DoneArgs),
     /// List agents with their state, unread count, pane and drift
     Ps(ps::PsArgs),
     /// Fleets without a fleet file: create (this pane is the Director), list, show, delete
@@ -159,6 +165,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Up(args) => up::run(&globals, args),
         Command::Plan(args) => up::run_plan(&globals, args),
         Command::Down(args) => down::run(&globals, args),
+        Command::Run(args) => run::run(&globals, args),
+        Command::Done(args) => done::run(&globals, args),
         Command::Ps(args) => ps::run_ps(&globals, args),
         Command::Fleet(cmd) => fleet::run(&globals, cmd),
         Command::Member(cmd) => member::run(&globals, cmd),

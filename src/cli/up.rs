@@ -44,6 +44,9 @@ pub struct UpArgs {
     /// Print the plan and the result as JSON
     #[arg(long)]
     pub json: bool,
+    /// Pre-trust the fleet's folders for claude and codex (as `[fleet] trust = true`)
+    #[arg(long)]
+    pub trust: bool,
 }
 
 /// Print what `cafleet up` would do; exit 0 when in sync, 2 when there are changes
@@ -76,12 +79,22 @@ pub fn run_plan(globals: &Globals, args: PlanArgs) -> Result<ExitCode> {
             remove_orphans: false,
             attach: false,
             json: args.json,
+            trust: false,
         },
     )
 }
 
 pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
     let fleet = config::load(globals, &args.file)?;
+    run_fleet(globals, args, fleet)
+}
+
+/// `up` for a fleet file already loaded (and, for `cafleet run --rehearse`, adjusted).
+pub(crate) fn run_fleet(
+    globals: &Globals,
+    args: UpArgs,
+    fleet: crate::manifest::Fleet,
+) -> Result<ExitCode> {
     for name in &args.recreate {
         if fleet.agent(name).is_none() {
             let names: Vec<&str> = fleet.agents.iter().map(|a| a.name.as_str()).collect();
@@ -156,6 +169,21 @@ pub fn run(globals: &Globals, args: UpArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(if plan.in_sync() { 0 } else { 2 }));
     }
     check_programs(&fleet, &plan)?;
+    let missing = crate::trust::missing_env(&fleet);
+    if !missing.is_empty() {
+        return Err(Error::failure(format!(
+            "`[fleet] env_from` names variables that are not set: {}",
+            missing.join(", ")
+        ))
+        .hint("export them in the shell that runs cafleet; nothing was started"));
+    }
+    if args.trust || fleet.trust {
+        for line in crate::trust::trust_fleet(&fleet)? {
+            if !args.json {
+                print(&format!("{line}\n"))?;
+            }
+        }
+    }
     warn_missing_opencode_agent(&fleet, &plan);
     let report = if plan.has_changes() {
         let mut out: Vec<u8> = Vec::new();

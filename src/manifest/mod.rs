@@ -105,6 +105,10 @@ pub struct Fleet {
     pub window_size: (u16, u16),
     /// `""` for the default tmux server, else the `-L` socket name.
     pub socket: String,
+    /// `[fleet] trust`.
+    pub trust: bool,
+    /// `[fleet] env_from`: variable names passed through at launch.
+    pub env_from: Vec<String>,
     pub monitor: Option<MonitorSettings>,
     /// Every agent in start order: the Director, the monitor, then members so that each
     /// comes after everything it depends on.
@@ -168,6 +172,10 @@ pub struct LaunchSpec {
     /// The environment the file adds; cafleet adds the identity variables at launch.
     pub env: BTreeMap<String, String>,
     pub prompt: String,
+    /// `[fleet] env_from`: the names of variables passed from the environment of
+    /// `up`/`run` into the pane at launch. Only the names are stored, never the values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<String>,
 }
 
 impl LaunchSpec {

@@ -95,6 +95,17 @@ pub struct RawFleet {
     /// Free variables for templates: `{{vars.NAME}}`.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// Names of environment variables (an API key, say) passed from the environment of
+    /// `cafleet up`/`run` into every agent's pane when it starts. Only the names are
+    /// stored; the values never reach the registry, events, `config show`, `ps`, the web
+    /// UI or a run's report. A name that is not set is an error before anything starts.
+    #[serde(default)]
+    pub env_from: Vec<String>,
+    /// Pre-trust the folders of the fleet's claude and codex agents before they start
+    /// (`~/.claude.json` and `~/.codex/config.toml`, only the trust keys), so no
+    /// trust question stops a headless run. `up --trust` and `run --trust` do the same.
+    #[serde(default)]
+    pub trust: Option<bool>,
 }
 
 /// The restart policy when an agent's process exits.

@@ -240,6 +240,7 @@ pub fn resolve(
             cwd: p.cwd.clone(),
             env,
             prompt,
+            env_from: raw.fleet.env_from.clone(),
         };
         agents.push(Agent {
             name: p.name.clone(),
@@ -263,6 +264,8 @@ pub fn resolve(
         panes_per_window,
         window_size,
         socket,
+        trust: raw.fleet.trust.unwrap_or(false),
+        env_from: raw.fleet.env_from.clone(),
         monitor: monitor_settings,
         agents,
     })

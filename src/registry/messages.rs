@@ -457,6 +457,77 @@ fn message_not_found(id: i64) -> Error {
         .hint("`cafleet message list` shows the messages you sent and received")
 }
 
+impl Registry {
+    /// Every message of a fleet with an id above `after_id`, oldest first: the rows one
+    /// `cafleet run` produced, for its report.
+    pub fn fleet_messages_after(&self, fleet_id: i64, after_id: i64) -> Result<Vec<MessageRow>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM messages WHERE fleet_id = ?1 AND id > ?2 ORDER BY id");
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![fleet_id, after_id], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Stores a message to a recipient that has no pane (the operator) as already
+    /// `notified`, in one statement: nobody is to be typed at, so neither the notifier nor
+    /// the courier ever picks it up, and it stays unread until someone reads it.
+    pub fn insert_mailbox_message(
+        &mut self,
+        fleet_id: i64,
+        sender: &str,
+        recipient: &str,
+        body: &[u8],
+    ) -> Result<i64> {
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO messages (fleet_id, sender, recipient, body, kind, state, notified_at)
+                     VALUES (?1, ?2, ?3, ?4, 'message', 'notified', {NOW})"
+                ),
+                params![fleet_id, sender, recipient, body],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// The highest message and event ids so far (0 when there are none): where a run's
+    /// own rows begin.
+    pub fn high_water_marks(&self) -> Result<(i64, i64)> {
+        let conn = self.conn();
+        let messages: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })?;
+        let events: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?;
+        Ok((messages, events))
+    }
+
+    /// How many times each agent of a fleet was restarted (the `restarts` log's length).
+    pub fn restart_counts(
+        &self,
+        fleet_id: i64,
+    ) -> Result<std::collections::HashMap<String, usize>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT name, restarts FROM agents WHERE fleet_id = ?1")?;
+        let rows = stmt
+            .query_map([fleet_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, log)| {
+                let n = serde_json::from_str::<Vec<serde_json::Value>>(&log).map_or(0, |v| v.len());
+                (name, n)
+            })
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

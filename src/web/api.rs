@@ -95,7 +95,7 @@ impl IntoResponse for ApiError {
         let status = match self.0.kind {
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Usage => StatusCode::BAD_REQUEST,
-            Kind::Failure | Kind::Timeout => StatusCode::INTERNAL_SERVER_ERROR,
+            Kind::Failure | Kind::Timeout | Kind::TeamDied => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let body = serde_json::json!({ "error": self.0.message, "hints": self.0.hints });
         (status, Json(body)).into_response()
