@@ -367,9 +367,9 @@ fn down_ends_what_an_agent_started_outside_its_process_group() {
         .trim()
         .parse()
         .expect("a pid");
-    assert!(cafleet::process::is_alive(pid));
+    assert!(cafleet::apply::process::is_alive(pid));
     h.ok(&["down", &file]);
     wait_until(Duration::from_secs(10), "the escaped sleep ended", || {
-        !cafleet::process::is_alive(pid)
+        !cafleet::apply::process::is_alive(pid)
     });
 }

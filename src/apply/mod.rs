@@ -5,6 +5,8 @@
 //! the next `observe` understands.
 
 pub mod launch;
+pub mod process;
+pub mod trust;
 mod observe;
 mod status;
 
@@ -200,17 +202,17 @@ pub fn kill_pane(tmux: &Tmux, pane: &str, fleet: &str, member: &str) -> Result<b
         return Ok(false);
     }
     // Read before the pane goes: what marks the agent's processes wherever they went.
-    let marker = found.pid.and_then(crate::process::marker_of);
+    let marker = found.pid.and_then(crate::apply::process::marker_of);
     tmux.kill_pane(pane_id)?;
     // Killing the pane hangs up its terminal; whatever the agent started in its own
     // process group (codex's helpers, a dev server) is ended here, by that group, and what
     // left the group (`setsid`, a daemon) by the variables it inherited.
     let ending = match found.pid {
-        Some(pid) => crate::process::terminate(pid, KILL_GRACE)?,
-        None => crate::process::Ending::NotRunning,
+        Some(pid) => crate::apply::process::terminate(pid, KILL_GRACE)?,
+        None => crate::apply::process::Ending::NotRunning,
     };
     if let Some(marker) = &marker {
-        crate::process::terminate_marked(marker, KILL_GRACE);
+        crate::apply::process::terminate_marked(marker, KILL_GRACE);
     }
     if let Some(pid) = found.pid
         && ending.left_something()

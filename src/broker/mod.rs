@@ -1,6 +1,6 @@
 //! The message lifecycle and pane notification (cli.md "Delivery of a message to a
 //! pane"). A message is committed `queued` first; then, outside any transaction and
-//! holding the recipient's [`crate::lock::Lock`], the broker checks that the pane still
+//! holding the recipient's [`crate::registry::lock::Lock`], the broker checks that the pane still
 //! belongs to the agent (its `@cafleet_fleet`/`@cafleet_member` tags), looks at the
 //! screen once, and either types a sanitised one-line preview and Enter (the message
 //! becomes `notified`) or leaves it `queued` with a reason: pane gone or not the agent's
@@ -216,7 +216,7 @@ pub fn notify_recipient(
         )));
     };
     let path = registry.path().to_owned();
-    let _lock = crate::lock::Lock::agent(&path, agent.id)?;
+    let _lock = crate::registry::lock::Lock::agent(&path, agent.id)?;
 
     // Read everything again under the lock: another notifier may have announced these
     // messages, the recipient may have read them, or `up` may have moved the agent.
@@ -288,7 +288,7 @@ pub fn type_line(
 ) -> Result<Outcome> {
     let agent = registry.require_agent(fleet.id, &fleet.name, member)?;
     let path = registry.path().to_owned();
-    let _lock = crate::lock::Lock::agent(&path, agent.id)?;
+    let _lock = crate::registry::lock::Lock::agent(&path, agent.id)?;
     let line = preview::sanitize(text);
     let attempt = Attempt {
         message_ids: &[],

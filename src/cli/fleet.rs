@@ -121,8 +121,8 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
             let fleet = registry.require_fleet(&name)?;
             let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
             let db = registry.path().to_owned();
-            let fleet_lock = crate::lock::Lock::named(&db, &crate::lock::fleet_name(&fleet.name))?;
-            crate::monitor_stop::stop(&mut registry, &fleet)?;
+            let fleet_lock = crate::registry::lock::Lock::named(&db, &crate::registry::lock::fleet_name(&fleet.name))?;
+            crate::monitor::stop::stop(&mut registry, &fleet)?;
             let mut out = Vec::new();
             let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
             crate::courier::stop(&db, &fleet.name)?;
@@ -220,7 +220,7 @@ fn create(
         serde_json::json!({"pane": pane.to_string()}),
     )?;
     let db = registry.path().to_owned();
-    crate::courier::ensure(&db, (!socket.is_empty()).then_some(socket.as_str()), name)?;
+    crate::courier::ensure_or_warn(&db, (!socket.is_empty()).then_some(socket.as_str()), name);
     print(&format!(
         "fleet `{name}` created with pane {pane} as its Director\nhint: in this pane, run `export CAFLEET_FLEET={name} CAFLEET_MEMBER=director`\n"
     ))?;

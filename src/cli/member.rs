@@ -413,7 +413,7 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
             window_size: crate::manifest::default_window_size("tiled", 4),
         },
     )?;
-    crate::courier::ensure(&db_path, globals.tmux_socket.as_deref(), &fleet.name)?;
+    crate::courier::ensure_or_warn(&db_path, globals.tmux_socket.as_deref(), &fleet.name);
     print(&format!("created {name} in {pane}\n"))?;
     Ok(ExitCode::SUCCESS)
 }

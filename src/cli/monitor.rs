@@ -116,7 +116,7 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
             let registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
             let row = registry.monitor(fleet.id)?;
-            let running = crate::monitor_stop::is_running(&registry, &fleet.name)?;
+            let running = crate::monitor::stop::is_running(&registry, &fleet.name)?;
             // The states `ps` shows, panes checked.
             let agents: Vec<_> =
                 crate::apply::fleet_status(globals.tmux_socket.as_deref(), &registry, &fleet)?

@@ -79,7 +79,7 @@ pub fn run(globals: &Globals, args: RunArgs) -> Result<ExitCode> {
         None => None,
     };
     // After a rehearsal dropped them: it needs no credentials.
-    let missing = crate::trust::missing_env(&fleet);
+    let missing = crate::apply::trust::missing_env(&fleet);
     if !missing.is_empty() {
         return Err(Error::failure(format!(
             "`[fleet] env_from` names variables that are not set: {}",

@@ -113,7 +113,7 @@ pub(crate) fn run_fleet(
         .unwrap_or_else(|| fleet.socket.clone());
     let tmux = apply::tmux_for(Some(&socket), "");
     // One reconcile of a fleet at a time: a second `up` waits, then finds it in sync.
-    let fleet_lock = crate::lock::Lock::named(&db_path, &crate::lock::fleet_name(&fleet.name))?;
+    let fleet_lock = crate::registry::lock::Lock::named(&db_path, &crate::registry::lock::fleet_name(&fleet.name))?;
     // A fleet that is up on another tmux server would be started a second time here
     // while its agents run on there: say so instead.
     if let Some(row) = registry.fleet_by_name(&fleet.name)?
@@ -169,7 +169,7 @@ pub(crate) fn run_fleet(
         return Ok(ExitCode::from(if plan.in_sync() { 0 } else { 2 }));
     }
     check_programs(&fleet, &plan)?;
-    let missing = crate::trust::missing_env(&fleet);
+    let missing = crate::apply::trust::missing_env(&fleet);
     if !missing.is_empty() {
         return Err(Error::failure(format!(
             "`[fleet] env_from` names variables that are not set: {}",
@@ -178,7 +178,7 @@ pub(crate) fn run_fleet(
         .hint("export them in the shell that runs cafleet; nothing was started"));
     }
     if args.trust || fleet.trust {
-        for line in crate::trust::trust_fleet(&fleet)? {
+        for line in crate::apply::trust::trust_fleet(&fleet)? {
             if !args.json {
                 print(&format!("{line}\n"))?;
             }
@@ -219,11 +219,11 @@ pub(crate) fn run_fleet(
     };
     let announced = announce_queued(&registry, &db_path, &socket, &fleet.name)?;
     // Also after a reboot or a kill: `up` is how a fleet gets its courier back.
-    crate::courier::ensure(
+    crate::courier::ensure_or_warn(
         &db_path,
         (!socket.is_empty()).then_some(socket.as_str()),
         &fleet.name,
-    )?;
+    );
     if announced > 0 && !args.json {
         print(&format!("announcing {announced} queued message(s)\n"))?;
     }

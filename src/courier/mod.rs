@@ -41,12 +41,12 @@ pub fn lock_name(fleet: &str) -> String {
 }
 
 fn pid_file(db: &Utf8Path, fleet: &str) -> std::path::PathBuf {
-    crate::lock::lock_dir(db).join(format!("{}.pid", lock_name(fleet)))
+    crate::registry::lock::lock_dir(db).join(format!("{}.pid", lock_name(fleet)))
 }
 
 /// Whether a courier of `fleet` runs now.
 pub fn is_running(db: &Utf8Path, fleet: &str) -> bool {
-    crate::lock::is_held(db, &lock_name(fleet))
+    crate::registry::lock::is_held(db, &lock_name(fleet))
 }
 
 /// Starts the fleet's courier unless one runs: a detached `cafleet agent courier` in its
@@ -65,7 +65,7 @@ pub fn ensure(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) -> Result<(
     }
     // Started from an agent's pane (a Director running `up`), it must not carry that
     // agent's identity: `down` ends every process that does.
-    for var in crate::process::MARKER_VARS {
+    for var in crate::apply::process::MARKER_VARS {
         command.env_remove(var);
     }
     command
@@ -89,6 +89,19 @@ pub fn ensure(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) -> Result<(
     Ok(())
 }
 
+/// [`ensure`], saying on stderr when the courier could not be started instead of failing
+/// the command that has already started the agents: they work without it, only messages
+/// stored from inside a sandbox wait for the next `up`.
+pub fn ensure_or_warn(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) {
+    if let Err(err) = ensure(db, tmux_socket, fleet) {
+        let mut text = format!("warning: {}\n", err.message);
+        for hint in &err.hints {
+            text.push_str(&format!("hint: {hint}\n"));
+        }
+        eprint!("{text}");
+    }
+}
+
 /// Ends the fleet's courier, if one runs, and waits for it to be gone.
 pub fn stop(db: &Utf8Path, fleet: &str) -> Result<()> {
     if !is_running(db, fleet) {
@@ -102,7 +115,7 @@ pub fn stop(db: &Utf8Path, fleet: &str) -> Result<()> {
     if let Some(pid) = pid
         && is_running(db, fleet)
     {
-        crate::process::terminate(pid, Duration::from_secs(2))?;
+        crate::apply::process::terminate(pid, Duration::from_secs(2))?;
     }
     Ok(())
 }
@@ -125,7 +138,7 @@ struct Backoff {
 pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
     let registry = Registry::open(&options.db)?;
     let fleet = registry.require_fleet(&options.fleet)?;
-    let Some(_running) = crate::lock::Lock::try_named(&options.db, &lock_name(&fleet.name))? else {
+    let Some(_running) = crate::registry::lock::Lock::try_named(&options.db, &lock_name(&fleet.name))? else {
         return Ok(format!("a courier already runs for `{}`", fleet.name));
     };
     let pid_path = pid_file(&options.db, &fleet.name);

@@ -4,4 +4,5 @@
 //! stalls or an agent dies, and restarts agents whose `restart` policy asks for it.
 
 pub mod run;
+pub mod stop;
 pub mod tracker;

@@ -82,7 +82,7 @@ pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Resu
     // Held for as long as this loop runs: the kernel releases it however the loop ends,
     // so "is a monitor running?" never trusts a pid that may have been reused.
     let Some(_running) =
-        crate::lock::Lock::try_named(&options.db, &crate::lock::monitor_name(&fleet.name))?
+        crate::registry::lock::Lock::try_named(&options.db, &crate::registry::lock::monitor_name(&fleet.name))?
     else {
         let other = registry
             .monitor(fleet.id)?
@@ -224,7 +224,7 @@ fn tick(
     // for the next one. Deliveries and nudges (which may take seconds) come after.
     let db = registry.path().to_owned();
     let Some(fleet_lock) =
-        crate::lock::Lock::try_named(&db, &crate::lock::fleet_name(&fleet.name))?
+        crate::registry::lock::Lock::try_named(&db, &crate::registry::lock::fleet_name(&fleet.name))?
     else {
         return Ok("skipped: `up` or `down` is changing the fleet".to_string());
     };
@@ -415,7 +415,7 @@ fn heartbeat(
     };
     let backend: BackendName = agent.backend.parse().unwrap_or(BackendName::Command);
     let db = registry.path().to_owned();
-    let _lock = crate::lock::Lock::agent(&db, agent.id)?;
+    let _lock = crate::registry::lock::Lock::agent(&db, agent.id)?;
     let Some(info) = tmux.info(&pane)? else {
         return Ok(());
     };

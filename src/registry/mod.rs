@@ -12,6 +12,7 @@ pub mod events;
 pub mod fleets;
 pub mod inspect;
 pub mod location;
+pub mod lock;
 pub mod messages;
 pub mod monitors;
 #[cfg(test)]

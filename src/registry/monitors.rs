@@ -47,7 +47,7 @@ impl Registry {
     }
 
     /// Records `pid` as the fleet's running monitor. The caller holds the fleet's monitor
-    /// lock ([`crate::lock::monitor_name`]), which is what makes it the only one; a row
+    /// lock ([`crate::registry::lock::monitor_name`]), which is what makes it the only one; a row
     /// left `running` by a loop that was killed is simply taken over. Settings given
     /// override the stored ones; absent ones keep them (or the defaults).
     pub fn claim_monitor(

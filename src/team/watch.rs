@@ -210,6 +210,9 @@ mod tests {
             pane: None,
             drift: false,
             description: String::new(),
+            since: String::new(),
+            drift_changes: Vec::new(),
+            fleet_file: None,
         }
     }
 

@@ -42,7 +42,7 @@ impl Pane {
     /// Whether the pane's program is gone: tmux says the pane is dead, or its pid no
     /// longer runs (tmux notices an exit a moment after it happens).
     pub fn exited(&self) -> bool {
-        self.dead || !self.pid.is_some_and(crate::process::is_alive)
+        self.dead || !self.pid.is_some_and(crate::apply::process::is_alive)
     }
 }
 
@@ -164,7 +164,7 @@ impl Tmux {
     pub fn pane_alive(&self, pane: PaneId) -> Result<bool> {
         Ok(self
             .pane(pane, &[])?
-            .is_some_and(|p| !p.dead && p.pid.is_some_and(crate::process::is_alive)))
+            .is_some_and(|p| !p.dead && p.pid.is_some_and(crate::apply::process::is_alive)))
     }
 
     /// A pane's user option; unset and empty read the same.

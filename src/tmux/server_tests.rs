@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::testing::{TestServer, wait_until};
 use super::{Batch, Cmd, Key, Launch, PaneId, Split, Tmux};
 use crate::error::Kind;
-use crate::process::{self, Ending};
+use crate::apply::process::{self, Ending};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -4,13 +4,13 @@
 //! a pid reused by some other process is never touched.
 
 use crate::error::Result;
-use crate::lock::monitor_name;
+use crate::registry::lock::monitor_name;
 use crate::registry::Registry;
 use crate::registry::fleets::FleetRow;
 
 /// Whether a monitor loop of `fleet` is running now.
 pub fn is_running(registry: &Registry, fleet: &str) -> Result<bool> {
-    Ok(crate::lock::is_held(registry.path(), &monitor_name(fleet)))
+    Ok(crate::registry::lock::is_held(registry.path(), &monitor_name(fleet)))
 }
 
 pub fn stop(registry: &mut Registry, fleet: &FleetRow) -> Result<()> {
@@ -20,7 +20,7 @@ pub fn stop(registry: &mut Registry, fleet: &FleetRow) -> Result<()> {
     if is_running(registry, &fleet.name)?
         && let Ok(pid) = u32::try_from(pid)
     {
-        crate::process::terminate(pid, std::time::Duration::from_secs(2))?;
+        crate::apply::process::terminate(pid, std::time::Duration::from_secs(2))?;
     }
     registry.mark_monitor_stopped(fleet.id, "fleet brought down")?;
     Ok(())
