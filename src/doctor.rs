@@ -154,7 +154,9 @@ pub fn run(probe: &Probe<'_>) -> Report {
     }
     let running = |monitor: &RunningMonitor| match &probe.db_path {
         // The loop holds this lock while it runs; a recorded pid may be stale or reused.
-        Ok(db) => crate::registry::lock::is_held(db, &crate::registry::lock::monitor_name(&monitor.fleet)),
+        Ok(db) => {
+            crate::registry::lock::is_held(db, &crate::registry::lock::monitor_name(&monitor.fleet))
+        }
         Err(_) => false,
     };
     checks.extend(check_monitors(inspection.as_ref(), running));

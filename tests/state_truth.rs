@@ -385,7 +385,9 @@ fn a_reconcile_in_progress_is_never_read_as_a_crash() {
     // What `up` does while it replaces a pane: it holds the fleet lock, the old pane is
     // gone and the registry still names it.
     let db = camino::Utf8PathBuf::from_path_buf(h.db()).expect("utf-8");
-    let lock = cafleet::registry::lock::Lock::named(&db, &cafleet::registry::lock::fleet_name("race")).expect("lock");
+    let lock =
+        cafleet::registry::lock::Lock::named(&db, &cafleet::registry::lock::fleet_name("race"))
+            .expect("lock");
     let old = pane_of(&h, "race", "api").expect("a pane");
     h.tmux()
         .kill_pane(old.parse().expect("pane id"))

@@ -5,10 +5,10 @@
 //! the next `observe` understands.
 
 pub mod launch;
-pub mod process;
-pub mod trust;
 mod observe;
+pub mod process;
 mod status;
+pub mod trust;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -54,7 +54,8 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
     };
     let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
     let db = registry.path().to_owned();
-    let fleet_lock = crate::registry::lock::Lock::named(&db, &crate::registry::lock::fleet_name(&fleet.name))?;
+    let fleet_lock =
+        crate::registry::lock::Lock::named(&db, &crate::registry::lock::fleet_name(&fleet.name))?;
     crate::monitor::stop::stop(&mut registry, &fleet)?;
     let mut out = Vec::new();
     let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;

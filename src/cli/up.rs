@@ -113,7 +113,10 @@ pub(crate) fn run_fleet(
         .unwrap_or_else(|| fleet.socket.clone());
     let tmux = apply::tmux_for(Some(&socket), "");
     // One reconcile of a fleet at a time: a second `up` waits, then finds it in sync.
-    let fleet_lock = crate::registry::lock::Lock::named(&db_path, &crate::registry::lock::fleet_name(&fleet.name))?;
+    let fleet_lock = crate::registry::lock::Lock::named(
+        &db_path,
+        &crate::registry::lock::fleet_name(&fleet.name),
+    )?;
     // A fleet that is up on another tmux server would be started a second time here
     // while its agents run on there: say so instead.
     if let Some(row) = registry.fleet_by_name(&fleet.name)?

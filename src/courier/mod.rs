@@ -138,7 +138,9 @@ struct Backoff {
 pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
     let registry = Registry::open(&options.db)?;
     let fleet = registry.require_fleet(&options.fleet)?;
-    let Some(_running) = crate::registry::lock::Lock::try_named(&options.db, &lock_name(&fleet.name))? else {
+    let Some(_running) =
+        crate::registry::lock::Lock::try_named(&options.db, &lock_name(&fleet.name))?
+    else {
         return Ok(format!("a courier already runs for `{}`", fleet.name));
     };
     let pid_path = pid_file(&options.db, &fleet.name);

@@ -81,8 +81,10 @@ pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Resu
     let pid = std::process::id();
     // Held for as long as this loop runs: the kernel releases it however the loop ends,
     // so "is a monitor running?" never trusts a pid that may have been reused.
-    let Some(_running) =
-        crate::registry::lock::Lock::try_named(&options.db, &crate::registry::lock::monitor_name(&fleet.name))?
+    let Some(_running) = crate::registry::lock::Lock::try_named(
+        &options.db,
+        &crate::registry::lock::monitor_name(&fleet.name),
+    )?
     else {
         let other = registry
             .monitor(fleet.id)?
@@ -223,8 +225,10 @@ fn tick(
     // restart never races `up` starting the same agent. A tick that finds it held waits
     // for the next one. Deliveries and nudges (which may take seconds) come after.
     let db = registry.path().to_owned();
-    let Some(fleet_lock) =
-        crate::registry::lock::Lock::try_named(&db, &crate::registry::lock::fleet_name(&fleet.name))?
+    let Some(fleet_lock) = crate::registry::lock::Lock::try_named(
+        &db,
+        &crate::registry::lock::fleet_name(&fleet.name),
+    )?
     else {
         return Ok("skipped: `up` or `down` is changing the fleet".to_string());
     };

@@ -4,13 +4,16 @@
 //! a pid reused by some other process is never touched.
 
 use crate::error::Result;
-use crate::registry::lock::monitor_name;
 use crate::registry::Registry;
 use crate::registry::fleets::FleetRow;
+use crate::registry::lock::monitor_name;
 
 /// Whether a monitor loop of `fleet` is running now.
 pub fn is_running(registry: &Registry, fleet: &str) -> Result<bool> {
-    Ok(crate::registry::lock::is_held(registry.path(), &monitor_name(fleet)))
+    Ok(crate::registry::lock::is_held(
+        registry.path(),
+        &monitor_name(fleet),
+    ))
 }
 
 pub fn stop(registry: &mut Registry, fleet: &FleetRow) -> Result<()> {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::testing::{TestServer, wait_until};
 use super::{Batch, Cmd, Key, Launch, PaneId, Split, Tmux};
-use crate::error::Kind;
 use crate::apply::process::{self, Ending};
+use crate::error::Kind;
 
 const WAIT: Duration = Duration::from_secs(10);
 
