@@ -430,7 +430,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 fn runs_in_a_row_leave_nothing_behind() {
     let Some(h) = Harness::start() else { return };
     let file = h.write("row.toml", &team("row", &["round done"], ""));
-    for round in 0..6 {
+    for round in 0..20 {
         let report = h.home.path().join(format!("r{round}"));
         let out = h.run(&[
             "run",
