@@ -559,7 +559,7 @@ fn every_backend_answers_the_director_both_ways_and_down_leaves_nothing() {
 }
 
 #[test]
-fn members_talk_in_a_ring_across_backends() {
+fn members_talk_in_rings_across_backends_both_ways() {
     let script = r#"version = 1
 [[turn]]
 model = "cl"
@@ -577,7 +577,24 @@ run = ["cafleet message ack $id", "cafleet message send --to cl ring-4"]
 model = "cl"
 match = 'message #(?P<id>\d+) from oc: ring-4'
 run = ["cafleet message ack $id", "cafleet message send --to director ring-done"]
+[[turn]]
+model = "cl"
+match = 'message #(?P<id>\d+) from director: back'
+run = ["cafleet message ack $id", "cafleet message send --to oc back-2"]
+[[turn]]
+model = "oc"
+match = 'message #(?P<id>\d+) from cl: back-2'
+run = ["cafleet message ack $id", "cafleet message send --to cx back-3"]
+[[turn]]
+model = "cx"
+match = 'message #(?P<id>\d+) from oc: back-3'
+run = ["cafleet message ack $id", "cafleet message send --to cl back-4"]
+[[turn]]
+model = "cl"
+match = 'message #(?P<id>\d+) from cx: back-4'
+run = ["cafleet message ack $id", "cafleet message send --to director back-done"]
 "#;
+    // One ring each way, so every pair of backends has a round trip.
     let Some(mut team) = Team::start("conf-ring", script, &three(), Options::default()) else {
         return;
     };
@@ -598,6 +615,29 @@ run = ["cafleet message ack $id", "cafleet message send --to director ring-done"
             "cl>cx:acked",
             "cx>oc:acked",
             "oc>cl:acked",
+            "cl>director:acked"
+        ]
+    );
+    team.send("cl", "back");
+    team.wait(
+        "the ring the other way closed",
+        Duration::from_secs(120),
+        || {
+            team.query::<i64>(
+                "SELECT count(*) FROM messages WHERE recipient = 'director' AND state = 'acked'",
+            ) == [2]
+        },
+    );
+    let hops = team.query::<String>(
+        "SELECT sender || '>' || recipient || ':' || state FROM messages WHERE id > 5 ORDER BY id",
+    );
+    assert_eq!(
+        hops,
+        [
+            "director>cl:acked",
+            "cl>oc:acked",
+            "oc>cx:acked",
+            "cx>cl:acked",
             "cl>director:acked"
         ]
     );
