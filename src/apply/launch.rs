@@ -152,7 +152,6 @@ fn exec_argv(argv: &[String]) -> Error {
 /// Starts the detached `cafleet agent paste-prompt` with the prompt on its stdin.
 fn start_paster(prompt: &str) -> Result<()> {
     use std::io::Write;
-    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
 
     let exe = std::env::current_exe()
@@ -163,15 +162,8 @@ fn start_paster(prompt: &str) -> Result<()> {
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent; the paster
-    // must outlive this process, which is about to become the agent.
-    unsafe {
-        command.pre_exec(|| {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            Ok(())
-        });
-    }
-    let mut child = command
+    // The paster must outlive this process, which is about to become the agent.
+    let mut child = super::process::detach(&mut command)
         .spawn()
         .map_err(|err| Error::failure(format!("cannot start the prompt paster: {err}")))?;
     if let Some(mut stdin) = child.stdin.take() {

@@ -141,6 +141,50 @@ impl Victim {
     }
 }
 
+/// A command that runs this very cafleet binary, on registry `db` and, when given, tmux
+/// server `tmux_socket`: what cafleet starts in the background (notifiers, the courier).
+pub fn cafleet_command(
+    db: &camino::Utf8Path,
+    tmux_socket: Option<&str>,
+) -> Result<std::process::Command> {
+    let exe = std::env::current_exe()
+        .map_err(|err| Error::failure(format!("cannot find the cafleet executable: {err}")))?;
+    let mut command = std::process::Command::new(exe);
+    command.arg("--db").arg(db.as_str());
+    if let Some(socket) = tmux_socket {
+        command.arg("--tmux-socket").arg(socket);
+    }
+    Ok(command)
+}
+
+/// Makes `command` start in a session of its own: detached from the caller's terminal and
+/// process group, so closing the caller's pane or a C-c there does not end it, and it
+/// outlives the caller.
+pub fn detach(command: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        })
+    }
+}
+
+/// Starts `command` [`detach`]ed with its stdio on /dev/null and returns without waiting;
+/// a thread reaps it should this process live on (the web UI). A CLI exits first and
+/// init reaps it.
+pub fn spawn_detached(command: &mut std::process::Command) -> std::io::Result<()> {
+    use std::process::Stdio;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = detach(command).spawn()?;
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
 /// The identity variables an agent's pane starts it with: every process the agent starts
 /// inherits them, also one that left the pane's process group (`setsid`, a daemon), so
 /// they find what `terminate` of the group missed.

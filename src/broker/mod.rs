@@ -25,7 +25,6 @@ mod tmux_panes;
 pub use post::{Sent, broadcast, send};
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use camino::Utf8Path;
@@ -616,43 +615,22 @@ pub fn spawn_notifier(
     fleet: &str,
     ids: &[i64],
 ) -> Result<()> {
-    use std::os::unix::process::CommandExt;
-
     // Inside codex's sandbox no tmux server can be reached: the fleet's courier, which
     // runs outside it, announces the stored messages instead (see `courier`).
     if in_sandbox() {
         return Ok(());
     }
-    let exe = std::env::current_exe()
-        .map_err(|err| Error::failure(format!("cannot find the cafleet executable: {err}")))?;
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    let mut command = Command::new(exe);
-    command.arg("--db").arg(db.as_str());
-    if let Some(socket) = tmux_socket {
-        command.arg("--tmux-socket").arg(socket);
-    }
+    let mut command = crate::apply::process::cafleet_command(db, tmux_socket)?;
     command
         .args(["agent", "notify", "--fleet", fleet, "--message-ids"])
-        .arg(list.join(","))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent; a new
-    // session detaches the notifier from the caller's terminal and process group, so
-    // closing the caller's pane or pressing C-c there cannot cut a preview in half.
-    unsafe {
-        command.pre_exec(|| {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().map_err(|err| {
+        .arg(list.join(","));
+    // Detached, so closing the caller's pane or pressing C-c there cannot cut a preview
+    // in half.
+    crate::apply::process::spawn_detached(&mut command).map_err(|err| {
         Error::failure(format!("cannot start the notifier: {err}"))
             .hint("the messages are stored; `cafleet up` or the monitor will announce them")
-    })?;
-    // Reap it if this process lives on (the web UI); a CLI exits first and init reaps.
-    std::thread::spawn(move || child.wait());
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@
 //! fleet is brought down or deleted, or its registry file is gone.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -52,41 +51,21 @@ pub fn is_running(db: &Utf8Path, fleet: &str) -> bool {
 /// Starts the fleet's courier unless one runs: a detached `cafleet agent courier` in its
 /// own session with stdio on /dev/null. Returns without waiting for it.
 pub fn ensure(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) -> Result<()> {
-    use std::os::unix::process::CommandExt;
     if is_running(db, fleet) {
         return Ok(());
     }
-    let exe = std::env::current_exe()
-        .map_err(|err| Error::failure(format!("cannot find the cafleet executable: {err}")))?;
-    let mut command = Command::new(exe);
-    command.arg("--db").arg(db.as_str());
-    if let Some(socket) = tmux_socket {
-        command.arg("--tmux-socket").arg(socket);
-    }
+    let mut command = crate::apply::process::cafleet_command(db, tmux_socket)?;
     // Started from an agent's pane (a Director running `up`), it must not carry that
     // agent's identity: `down` ends every process that does.
     for var in crate::apply::process::MARKER_VARS {
         command.env_remove(var);
     }
-    command
-        .args(["agent", "courier", "--fleet", fleet])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent; the
-    // courier outlives `up` and must not share its terminal or process group.
-    unsafe {
-        command.pre_exec(|| {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().map_err(|err| {
+    command.args(["agent", "courier", "--fleet", fleet]);
+    // The courier outlives `up` and must not share its terminal or process group.
+    crate::apply::process::spawn_detached(&mut command).map_err(|err| {
         Error::failure(format!("cannot start the courier of `{fleet}`: {err}"))
             .hint("messages from sandboxed agents stay queued until `cafleet up` runs again")
-    })?;
-    std::thread::spawn(move || child.wait());
-    Ok(())
+    })
 }
 
 /// [`ensure`], saying on stderr when the courier could not be started instead of failing
