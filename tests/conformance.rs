@@ -60,6 +60,39 @@ fn agent_clis() -> Option<PathBuf> {
     found
 }
 
+/// Panes get the tmux server's environment, as a user's panes get their own: this
+/// server's HOME becomes the test's, and nothing of this machine's agent settings or
+/// credentials reaches the agents.
+fn isolate(server: &TestServer, home: &Path) {
+    let mut setup = cafleet::tmux::Batch::new();
+    setup.push(
+        cafleet::tmux::Cmd::new("set-environment")
+            .args(["-g", "HOME"])
+            .arg(home.to_string_lossy()),
+    );
+    for var in [
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+        "XDG_CACHE_HOME",
+        "CODEX_HOME",
+        "CLAUDE_CONFIG_DIR",
+        "OPENCODE_CONFIG_DIR",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "ANTHROPIC_BASE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "CAFLEET_DATABASE_URL",
+    ] {
+        setup.push(cafleet::tmux::Cmd::new("set-environment").args(["-gu", var]));
+    }
+    server
+        .tmux()
+        .run(setup)
+        .expect("the test server's environment");
+}
+
 /// One member of a test team.
 struct Member {
     name: &'static str,
@@ -118,36 +151,7 @@ impl Team {
         let clis = agent_clis()?;
         let server = TestServer::start()?;
         let home = tempfile::tempdir().expect("home");
-        // Panes get the tmux server's environment, as a user's panes get their own: this
-        // server's HOME is the test's, and nothing of this machine's agent settings or
-        // credentials reaches the agents.
-        let mut setup = cafleet::tmux::Batch::new();
-        setup.push(
-            cafleet::tmux::Cmd::new("set-environment")
-                .args(["-g", "HOME"])
-                .arg(home.path().to_string_lossy()),
-        );
-        for var in [
-            "XDG_CONFIG_HOME",
-            "XDG_DATA_HOME",
-            "XDG_STATE_HOME",
-            "XDG_CACHE_HOME",
-            "CODEX_HOME",
-            "CLAUDE_CONFIG_DIR",
-            "OPENCODE_CONFIG_DIR",
-            "ANTHROPIC_API_KEY",
-            "ANTHROPIC_AUTH_TOKEN",
-            "ANTHROPIC_BASE_URL",
-            "OPENAI_API_KEY",
-            "OPENAI_BASE_URL",
-            "CAFLEET_DATABASE_URL",
-        ] {
-            setup.push(cafleet::tmux::Cmd::new("set-environment").args(["-gu", var]));
-        }
-        server
-            .tmux()
-            .run(setup)
-            .expect("the test server's environment");
+        isolate(&server, home.path());
         let work = home.path().join("work");
         std::fs::create_dir_all(&work).expect("work");
         let work = work.canonicalize().expect("canonical work");
@@ -886,31 +890,7 @@ fn the_rehearsal_example_runs_to_done_with_a_report() {
         return;
     };
     let home = tempfile::tempdir().expect("home");
-    let mut setup = cafleet::tmux::Batch::new();
-    setup.push(
-        cafleet::tmux::Cmd::new("set-environment")
-            .args(["-g", "HOME"])
-            .arg(home.path().to_string_lossy()),
-    );
-    for var in [
-        "XDG_CONFIG_HOME",
-        "XDG_DATA_HOME",
-        "CODEX_HOME",
-        "CLAUDE_CONFIG_DIR",
-        "OPENCODE_CONFIG_DIR",
-        "ANTHROPIC_API_KEY",
-        "ANTHROPIC_AUTH_TOKEN",
-        "ANTHROPIC_BASE_URL",
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "CAFLEET_DATABASE_URL",
-    ] {
-        setup.push(cafleet::tmux::Cmd::new("set-environment").args(["-gu", var]));
-    }
-    server
-        .tmux()
-        .run(setup)
-        .expect("the test server's environment");
+    isolate(&server, home.path());
     // A git repository: codex asks about trust there unless `trust = true` did its job.
     let work = home.path().join("work");
     std::fs::create_dir_all(&work).expect("work");
