@@ -39,6 +39,32 @@ impl TestServer {
         let placeholder = tmux
             .new_session("placeholder", None, &Launch::new(["sleep", "86400"]))
             .unwrap_or_else(|err| panic!("cannot start a test tmux server: {}", err.render()));
+        // Panes get the server's environment: give them a HOME of their own (removed with
+        // the server) and none of the caller's cafleet or XDG settings, so nothing a test
+        // starts in a pane (a shell's history, a registry in its default place) lands in
+        // the real user's files.
+        let home = dir.join("home");
+        let _ = std::fs::create_dir_all(&home);
+        let mut setup = super::Batch::new();
+        setup.push(
+            super::Cmd::new("set-environment")
+                .args(["-g", "HOME"])
+                .arg(home.to_string_lossy()),
+        );
+        for var in [
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "XDG_STATE_HOME",
+            "XDG_CACHE_HOME",
+            "CAFLEET_DATABASE_URL",
+            "CAFLEET_FLEET",
+            "CAFLEET_MEMBER",
+            "CAFLEET_TMUX_SOCKET",
+        ] {
+            setup.push(super::Cmd::new("set-environment").args(["-gu", var]));
+        }
+        tmux.run(setup)
+            .unwrap_or_else(|err| panic!("cannot set up a test tmux server: {}", err.render()));
         Some(TestServer {
             tmux,
             dir,
