@@ -30,6 +30,11 @@ impl Fake {
             .arg("You are web.")
             .env_remove(fake::LOG_ENV)
             .env_remove(fake::BIN_ENV)
+            // What the fake runs (`cafleet message inbox`) must not find the real user's
+            // registry.
+            .env("HOME", dir.path())
+            .env_remove("CAFLEET_DATABASE_URL")
+            .env_remove("XDG_DATA_HOME")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -391,7 +396,9 @@ fn runs_in_a_tmux_pane() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("fake.jsonl");
     let command = format!(
-        "exec '{}' agent fake --name web --log '{}' --options '{{\"screen\":\"permission\"}}' 'You are web.'",
+        // Its own HOME: the inbox it runs must not find (or create) the user's registry.
+        "exec env -u CAFLEET_DATABASE_URL -u XDG_DATA_HOME HOME='{}' '{}' agent fake --name web --log '{}' --options '{{\"screen\":\"permission\"}}' 'You are web.'",
+        dir.path().display(),
         env!("CARGO_BIN_EXE_cafleet"),
         log.display()
     );
