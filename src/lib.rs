@@ -11,6 +11,7 @@ pub mod cli;
 pub mod courier;
 pub mod doctor;
 pub mod error;
+pub mod hooks;
 pub mod manifest;
 pub mod model;
 pub mod monitor;

@@ -965,3 +965,75 @@ fn the_rehearsal_example_runs_to_done_with_a_report() {
         "panes left: {panes:?}"
     );
 }
+
+#[test]
+fn each_cli_reports_its_own_state_through_the_hooks_cafleet_installs() {
+    // No monitor runs: every state below comes from the agents' own hooks.
+    let script = r#"version = 1
+[[turn]]
+contains = "slow"
+delay = "5s"
+reply = "slow turn finished"
+[[turn]]
+contains = "forbidden"
+run = ["touch forbidden.txt"]
+"#;
+    let mut asking = member("cl", BackendName::Claude);
+    // The user's own asking mode, so a command outside the allow list asks.
+    asking.args = vec!["--permission-mode".into(), "default".into()];
+    let members = vec![
+        asking,
+        member("cx", BackendName::Codex),
+        member("oc", BackendName::Opencode),
+    ];
+    let Some(mut team) = Team::start("conf-hooks", script, &members, Options::default()) else {
+        return;
+    };
+    team.up();
+    let state = |m: &str| {
+        team.query::<String>(&format!(
+            "SELECT status || ' ' || status_signal FROM agents WHERE name = '{m}'"
+        ))
+        .pop()
+        .unwrap_or_default()
+    };
+    let slow: Vec<(&str, i64)> = ["cl", "cx", "oc"]
+        .iter()
+        .map(|m| (*m, team.send(m, "slow")))
+        .collect();
+    // claude's UserPromptSubmit and opencode's session status say `working` while the
+    // model streams (codex reports only the end of a turn).
+    team.wait("cl and oc working by hook", Duration::from_secs(30), || {
+        ["cl", "oc"].iter().all(|m| state(m) == "working hook")
+    });
+    team.wait("every agent idle by hook", Duration::from_secs(60), || {
+        ["cl", "cx", "oc"].iter().all(|m| state(m) == "idle hook")
+    });
+    // The prompt the hook saw was the preview: the message it announced was taken.
+    let taken = team.query::<String>(
+        "SELECT detail FROM events WHERE kind = 'taken' ORDER BY id",
+    );
+    for (m, id) in &slow {
+        if *m == "cx" {
+            continue;
+        }
+        assert!(
+            taken.iter().any(|d| d.contains(&format!("[{id}]"))
+                && d.contains(if *m == "cl" { "claude:" } else { "opencode:" })),
+            "{m}: message #{id} not taken by a hook: {taken:?}{}",
+            team.panes()
+        );
+    }
+    // A permission prompt: claude's own hook says it waits for input.
+    team.send("cl", "forbidden");
+    team.wait("cl waiting-input by hook", Duration::from_secs(30), || {
+        state("cl") == "waiting-input hook"
+    });
+    assert!(!team.work.join("forbidden.txt").exists());
+    // `ps --json` shows the state with its signal.
+    let ps: Value = serde_json::from_str(&team.ok(&["ps", "--fleet", "conf-hooks", "--json"]))
+        .expect("ps --json");
+    let text = ps.to_string();
+    assert!(text.contains("\"signal\":\"hook\""), "{text}");
+    team.down();
+}

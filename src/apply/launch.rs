@@ -43,6 +43,8 @@ pub fn pane_argv(hash: &str) -> Result<Vec<String>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
     pub argv: Vec<String>,
+    /// Variables set for the program on top of the pane's environment.
+    pub env: Vec<(String, String)>,
     pub paste: Option<String>,
 }
 
@@ -75,12 +77,34 @@ pub fn program(spec: &LaunchSpec, db: &Utf8Path) -> Program {
         }
         _ => {}
     }
+    // The agent's own hooks report its state (see `hooks`), calling this very cafleet.
+    let exe = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "cafleet".into());
+    let config_content = spec
+        .env
+        .get("OPENCODE_CONFIG_CONTENT")
+        .cloned()
+        .or_else(|| std::env::var("OPENCODE_CONFIG_CONTENT").ok());
+    let hooks = crate::hooks::install::additions(
+        spec.backend,
+        &exe,
+        config_content.as_deref(),
+        &crate::hooks::install::plugin_path(&crate::apply::absolute_db(db)),
+    );
+    if !hooks.args.is_empty() && !argv.is_empty() {
+        argv.splice(1..1, hooks.args);
+    }
     let mut paste = None;
     if spec.prompt.len() > MAX_ARG_BYTES && spec.backend != BackendName::Command {
         strip_prompt(&mut argv, spec.backend, &spec.prompt);
         paste = Some(spec.prompt.clone());
     }
-    Program { argv, paste }
+    Program {
+        argv,
+        env: hooks.env,
+        paste,
+    }
 }
 
 /// Takes the prompt (and the `--` before it) off the end of `argv`.
@@ -115,7 +139,7 @@ pub fn exec(db: &Utf8Path, fleet: &str, member: &str, hash: &str) -> Error {
             {
                 return err;
             }
-            exec_argv(&program.argv)
+            exec_argv(&program.argv, &program.env)
         }
         Err(err) => err,
     }
@@ -136,15 +160,25 @@ fn prepare(db: &Utf8Path, fleet: &str, member: &str, hash: &str) -> Result<Progr
         Error::failure(format!("`{member}` has no recorded launch spec"))
             .hint("run `cafleet up` again to record it")
     })?;
+    if spec.backend == BackendName::Opencode {
+        // Without its plugin the agent still runs; its state is then read off the screen.
+        let path = crate::hooks::install::plugin_path(&crate::apply::absolute_db(db));
+        if let Err(err) = crate::hooks::install::write_plugin(&path) {
+            eprintln!("warning: {}", err.message);
+        }
+    }
     Ok(program(&spec, db))
 }
 
-fn exec_argv(argv: &[String]) -> Error {
+fn exec_argv(argv: &[String], env: &[(String, String)]) -> Error {
     use std::os::unix::process::CommandExt;
     let Some((program, args)) = argv.split_first() else {
         return Error::failure("the agent's command line is empty");
     };
-    let err = std::process::Command::new(program).args(args).exec();
+    let err = std::process::Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .exec();
     Error::failure(format!("cannot start `{program}`: {err}"))
         .hint("check that it is installed and on PATH (`cafleet doctor`)")
 }
@@ -234,10 +268,14 @@ mod tests {
             "hi",
         );
         let program = program(&s, Utf8Path::new("/home/u/.local/share/cafleet/cafleet.db"));
+        let exe = std::env::current_exe().expect("exe");
+        let notify = serde_json::json!([exe.to_string_lossy(), "agent", "hook", "codex"]);
         assert_eq!(
             program.argv,
             [
                 "codex",
+                "-c",
+                &format!("notify={notify}"),
                 "-c",
                 r#"sandbox_workspace_write.writable_roots=["/home/u/.local/share/cafleet"]"#,
                 "--no-daemon",
@@ -258,7 +296,8 @@ mod tests {
             &long,
         );
         let p = program(&s, Utf8Path::new("/r/c.db"));
-        assert_eq!(p.argv, ["claude", "--name", "a"]);
+        assert_eq!(p.argv[1], "--settings", "the hooks come first");
+        assert_eq!(p.argv[3..], ["--name", "a"]);
         assert_eq!(p.paste.as_deref(), Some(long.as_str()));
 
         let glued = format!("--prompt={long}");
@@ -273,7 +312,8 @@ mod tests {
         let prompt = "y".repeat(64 * 1024);
         let s = spec(BackendName::Claude, &["claude", "--", &prompt], &prompt);
         let p = program(&s, Utf8Path::new("/r/c.db"));
-        assert_eq!(p.argv.len(), 3);
+        assert_eq!(p.argv.len(), 5, "claude, --settings JSON, --, the prompt");
+        assert_eq!(p.argv[4], prompt);
         assert_eq!(p.paste, None);
     }
 }

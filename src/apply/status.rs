@@ -22,6 +22,10 @@ pub struct AgentStatus {
     pub model: Option<String>,
     pub state: String,
     pub reason: Option<String>,
+    /// What told it: `hook` (the agent's own CLI), `screen`, `pane` or `command`.
+    pub signal: String,
+    /// When the agent's own hooks last reported anything (`None`: never).
+    pub hook_at: Option<String>,
     /// When the recorded state last changed.
     pub since: String,
     pub unread: i64,
@@ -94,25 +98,38 @@ pub fn fleet_view(
             continue;
         }
         let pane = panes.of(&agent);
-        let (state, reason) = match pane {
+        let recorded = agent.status_signal.clone();
+        let (state, reason, signal) = match pane {
             // Stopped by `down`, or given up on by the monitor: that says more than `dead`.
-            _ if agent.status == "stopped" || agent.status == "crash-loop" => {
-                (agent.status.clone(), agent.status_reason.clone())
-            }
-            None => ("dead".to_string(), Some("its pane is gone".to_string())),
+            _ if agent.status == "stopped" || agent.status == "crash-loop" => (
+                agent.status.clone(),
+                agent.status_reason.clone(),
+                recorded,
+            ),
+            None => (
+                "dead".to_string(),
+                Some("its pane is gone".to_string()),
+                "pane".to_string(),
+            ),
             Some(p) if p.exited() => {
                 let how = match (p.dead_status, p.dead_signal) {
                     (Some(code), _) => format!("exited with status {code}"),
                     (_, Some(signal)) => format!("killed by signal {signal}"),
                     _ => "its process exited".to_string(),
                 };
-                ("dead".to_string(), Some(how))
+                ("dead".to_string(), Some(how), "pane".to_string())
             }
             // No monitor has looked at it since it started: look once.
-            Some(p) if agent.status == "starting" => {
-                (live_state(screens.get(&p.id), &agent.backend), None)
-            }
-            Some(_) => (agent.status.clone(), agent.status_reason.clone()),
+            Some(p) if agent.status == "starting" => (
+                live_state(screens.get(&p.id), &agent.backend),
+                None,
+                "screen".to_string(),
+            ),
+            Some(_) => (
+                agent.status.clone(),
+                agent.status_reason.clone(),
+                recorded,
+            ),
         };
         let running = pane.filter(|p| !p.exited());
         let running_hash = running
@@ -157,6 +174,8 @@ pub fn fleet_view(
             model: agent.model,
             state,
             reason,
+            signal,
+            hook_at: agent.hook_at,
             since: agent.status_since,
             drift,
             drift_changes,

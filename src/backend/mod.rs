@@ -52,6 +52,20 @@ pub struct ArgvInput<'a> {
     pub fake_options_json: &'a str,
 }
 
+/// `arg` as a POSIX shell reads it back: bare when it is plainly safe, else in single
+/// quotes.
+pub fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
 /// The argv an agent runs as its pane's own command. The prompt always comes last.
 pub fn argv(input: &ArgvInput<'_>) -> Vec<String> {
     let mut argv: Vec<String> = Vec::new();

@@ -35,7 +35,7 @@ use crate::backend::BackendName;
 use crate::backend::screens::{self, Screen};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
-use crate::registry::agents::AgentRow;
+use crate::registry::agents::{AgentRow, Signal};
 use crate::registry::fleets::FleetRow;
 use crate::registry::messages::MessageRow;
 
@@ -326,10 +326,7 @@ pub fn nudge(
     notify_recipient(registry, panes, fleet, recipient, Some(&[id]))
 }
 
-/// How the `state_reason` of a queued message starts while (or after) a notifier types
-/// its preview: still there on the next attempt, it means that notifier never finished
-/// (killed mid-keystroke) and its text may sit in the composer.
-pub const TYPING: &str = "typing into pane";
+pub use crate::registry::messages::TYPING;
 
 /// The messages one preview announces, and whether an earlier attempt at them was cut
 /// short while typing.
@@ -356,12 +353,18 @@ fn look_and_type(
             agent_status,
         } => {
             if let (Some((status, clear_pane)), Some(pane)) = (agent_status, &agent.pane_id) {
+                let signal = if clear_pane {
+                    Signal::Pane
+                } else {
+                    Signal::Screen
+                };
                 registry.set_agent_status_if_pane(
                     agent.id,
                     pane,
                     status,
                     Some(&reason),
                     clear_pane,
+                    signal,
                 )?;
             }
             Outcome::Queued { reason }
@@ -373,7 +376,14 @@ fn look_and_type(
         } => {
             if screen == Screen::Composer && agent.status == "starting" {
                 // Seen idle: it is up, and done with the prompt it was started with.
-                registry.set_agent_status_if_pane(agent.id, &pane, "idle", None, false)?;
+                registry.set_agent_status_if_pane(
+                    agent.id,
+                    &pane,
+                    "idle",
+                    None,
+                    false,
+                    Signal::Screen,
+                )?;
             }
             if !attempt.message_ids.is_empty() {
                 registry.mark_queued_reason(

@@ -1,6 +1,7 @@
 //! `cafleet agent …`: hidden commands cafleet runs itself: `agent fake`, the built-in
 //! stand-in agent run as a pane's own program (see `backend::fake`), and `agent notify`,
-//! the detached notifier `message send`/`broadcast` start to type previews (see `broker`).
+//! the detached notifier `message send`/`broadcast` start to type previews (see `broker`),
+//! and `agent hook`, which an agent's own CLI runs to report its state (see `hooks`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,22 @@ pub enum AgentCommand {
     PastePrompt,
     /// Announce the fleet's queued messages nobody else could (what `up` starts)
     Courier(CourierArgs),
+    /// Record what an agent's own CLI reports through the hook `up` installed
+    Hook(HookArgs),
+}
+
+/// Record what an agent's own CLI reports through the hook `up` installed (claude's
+/// hooks, codex's `notify`, cafleet's opencode plugin): silent, and always exit status 0,
+/// so a hook can never disturb the agent.
+#[derive(Debug, clap::Args)]
+pub struct HookArgs {
+    /// The agent's backend: claude, codex or opencode
+    #[arg(value_name = "BACKEND")]
+    pub backend: String,
+
+    /// The event as JSON (codex passes it as an argument; otherwise read from stdin)
+    #[arg(value_name = "JSON", allow_hyphen_values = true)]
+    pub payload: Option<String>,
 }
 
 /// Announce the fleet's queued messages nobody else could: the fleet's courier, which
@@ -94,6 +111,35 @@ fn pane_identity() -> Result<(String, String)> {
     }
 }
 
+/// `cafleet agent hook`: reads the event and records it for the pane's agent.
+fn record_hook(globals: &Globals, args: &HookArgs) -> Result<()> {
+    use std::io::Read;
+    let backend: crate::backend::BackendName = args
+        .backend
+        .parse()
+        .map_err(|_| Error::usage(format!("unknown backend `{}`", args.backend)))?;
+    let text = match &args.payload {
+        Some(text) => text.clone(),
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .take(crate::hooks::MAX_PAYLOAD)
+                .read_to_string(&mut text)
+                .map_err(|err| Error::failure(format!("cannot read the event: {err}")))?;
+            text
+        }
+    };
+    let payload: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|err| Error::usage(format!("the event is not JSON: {err}")))?;
+    let Some(report) = crate::hooks::interpret(backend, &payload) else {
+        return Ok(());
+    };
+    let (fleet, member) = pane_identity()?;
+    let pane = std::env::var("TMUX_PANE").ok().filter(|p| !p.is_empty());
+    let mut registry = globals.registry()?;
+    crate::hooks::record(&mut registry, &fleet, &member, pane.as_deref(), &report)
+}
+
 pub fn run(globals: &Globals, cmd: AgentCommand) -> Result<ExitCode> {
     match cmd {
         AgentCommand::Launch(args) => {
@@ -101,6 +147,11 @@ pub fn run(globals: &Globals, cmd: AgentCommand) -> Result<ExitCode> {
             let db = globals.db_path()?;
             // Returns only when the agent could not be started.
             Err(crate::apply::launch::exec(&db, &fleet, &member, &args.hash))
+        }
+        AgentCommand::Hook(args) => {
+            // Whatever happens, the agent's hook succeeds and prints nothing.
+            let _ = record_hook(globals, &args);
+            Ok(ExitCode::SUCCESS)
         }
         AgentCommand::Courier(args) => {
             use std::sync::Arc;

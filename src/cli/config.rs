@@ -121,13 +121,5 @@ fn render(fleet: &Fleet) -> String {
 
 /// Quotes an argument for display so a reader can paste the command line into a shell.
 pub(crate) fn shell_quote(arg: &str) -> String {
-    if !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
-    {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
+    crate::backend::shell_quote(arg)
 }

@@ -23,7 +23,7 @@ use crate::broker::{self, PaneKey, Panes};
 use crate::error::{Error, Result};
 use crate::manifest::{BackendName, RestartPolicy};
 use crate::registry::Registry;
-use crate::registry::agents::AgentRow;
+use crate::registry::agents::{AgentRow, Signal};
 use crate::registry::fleets::FleetRow;
 use crate::tmux::Tmux;
 
@@ -245,7 +245,8 @@ fn tick(
             .pane_id
             .as_ref()
             .map(|pane| format!("{pane}:{}", agent.pane_pid.unwrap_or_default()));
-        tracker.sync(&agent.name, State::parse(&agent.status), process);
+        let by_hook = agent.status_signal == "hook";
+        tracker.sync(&agent.name, State::parse(&agent.status), process, by_hook);
     }
     let screens_text = panes.screens(tmux, &agents)?;
     let mut observations = Vec::new();
@@ -279,6 +280,7 @@ fn tick(
                 .get(&agent.name)
                 .cloned()
                 .unwrap_or_default(),
+            hook: (agent.status_signal == "hook").then(|| State::parse(&agent.status)),
         });
     }
     let decisions = tracker.tick(now, stall_after, &observations);
@@ -292,12 +294,19 @@ fn tick(
             } => {
                 if let Some(agent) = agents.iter().find(|a| &a.name == name) {
                     let reason = (!reason.is_empty()).then_some(reason.as_str());
-                    registry.set_agent_status(agent.id, state.as_str(), reason)?;
+                    let signal = match observations.iter().find(|o| &o.name == name) {
+                        Some(Observation {
+                            liveness: Liveness::Running { .. },
+                            ..
+                        }) => Signal::Screen,
+                        _ => Signal::Pane,
+                    };
+                    registry.set_agent_status_by(agent.id, state.as_str(), reason, signal)?;
                     registry.event(
                         Some(fleet.id),
                         Some(name),
                         "state",
-                        json!({"from": agent.status, "to": state.as_str(), "reason": reason}),
+                        json!({"from": agent.status, "to": state.as_str(), "reason": reason, "signal": signal.as_str()}),
                     )?;
                 }
             }

@@ -45,6 +45,9 @@ pub struct Observation {
     /// Messages waiting for it (queued or notified, not yet read).
     pub unread: i64,
     pub restart: RestartPolicy,
+    /// The state the agent's own hook last recorded, when a hook set the recorded state:
+    /// believed where the screen is not recognised.
+    pub hook: Option<State>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,11 +133,20 @@ impl Tracker {
     /// has not seen (its first look, a new row, or a pane `up` or a restart replaced)
     /// starts over from the recorded state — no stale belief, no half-counted death of the old pane. A pane the
     /// registry forgot (`process` is `None`) changes nothing: the observation tells.
-    pub fn sync(&mut self, name: &str, recorded: State, process: Option<String>) {
+    ///
+    /// A state the agent's own hook recorded (`by_hook`) is believed at once: it counts
+    /// as seen, with no debouncing, and the screen changes it only by disagreeing for
+    /// [`DEBOUNCE_TICKS`] ticks.
+    pub fn sync(&mut self, name: &str, recorded: State, process: Option<String>, by_hook: bool) {
         let agent = self.agents.entry(name.to_string()).or_default();
         let Some(process) = process else {
             return;
         };
+        if by_hook && agent.process.as_ref() == Some(&process) && agent.state != Some(recorded) {
+            agent.state = Some(recorded);
+            agent.candidate = None;
+            return;
+        }
         if agent.process.as_ref() == Some(&process) {
             return;
         }
@@ -341,7 +353,10 @@ fn raw_state(
         ),
         Screen::Working => (State::Working, String::new()),
         Screen::Idle => (State::Idle, String::new()),
-        Screen::Unknown => (State::Working, "screen not recognised".into()),
+        Screen::Unknown => match o.hook {
+            Some(state) => (state, "as its hook reported".into()),
+            None => (State::Working, "screen not recognised".into()),
+        },
     }
 }
 
@@ -359,6 +374,7 @@ mod tests {
             liveness,
             unread,
             restart: RestartPolicy::default(),
+            hook: None,
         }
     }
 
@@ -488,7 +504,7 @@ mod tests {
     fn a_replaced_process_starts_over_from_the_recorded_state() {
         let mut t = Tracker::new();
         let idle = || [obs("api", running(1, Screen::Idle), 0)];
-        t.sync("api", State::Starting, Some("%1:10".into()));
+        t.sync("api", State::Starting, Some("%1:10".into()), false);
         t.tick(TICK, STALL, &idle());
         assert!(t.tick(2 * TICK, STALL, &idle()).iter().any(|d| matches!(
             d,
@@ -498,10 +514,10 @@ mod tests {
             }
         )));
         // Same process, nothing new: no decision.
-        t.sync("api", State::Idle, Some("%1:10".into()));
+        t.sync("api", State::Idle, Some("%1:10".into()), false);
         assert!(t.tick(3 * TICK, STALL, &idle()).is_empty());
         // `up` replaced its pane and recorded `starting`: the idle screen is recorded again.
-        t.sync("api", State::Starting, Some("%2:11".into()));
+        t.sync("api", State::Starting, Some("%2:11".into()), false);
         t.tick(4 * TICK, STALL, &idle());
         let d = t.tick(5 * TICK, STALL, &idle());
         assert!(
@@ -515,8 +531,50 @@ mod tests {
             "{d:?}"
         );
         // A forgotten pane changes nothing by itself.
-        t.sync("api", State::Dead, None);
+        t.sync("api", State::Dead, None, false);
         assert!(t.tick(6 * TICK, STALL, &idle()).is_empty());
+    }
+
+    #[test]
+    fn a_hook_state_is_believed_at_once_and_the_screen_overrules_it_only_twice() {
+        let mut t = Tracker::new();
+        let process = || Some("%1:10".into());
+        let seen = |state: State, hook: Option<State>, screen: Screen| Observation {
+            hook,
+            ..obs("api", running(state as u64, screen), 0)
+        };
+        t.sync("api", State::Idle, process(), false);
+        t.tick(TICK, STALL, &[seen(State::Idle, None, Screen::Idle)]);
+        // The hook said `working` between two ticks: believed, no decision to make.
+        t.sync("api", State::Working, process(), true);
+        let d = t.tick(
+            2 * TICK,
+            STALL,
+            &[seen(State::Working, Some(State::Working), Screen::Unknown)],
+        );
+        assert!(d.is_empty(), "{d:?}");
+        // An unrecognised screen keeps what the hook said, however long.
+        for i in 3..6 {
+            let d = t.tick(
+                i * TICK,
+                STALL,
+                &[seen(State::Working, Some(State::WaitingInput), Screen::Unknown)],
+            );
+            if i == 3 {
+                assert!(d.is_empty(), "one look is not two: {d:?}");
+            }
+        }
+        // A turn interrupted by hand fires no hook: the idle screen wins after two looks.
+        t.sync("api", State::Working, process(), true);
+        let idle = || [seen(State::Idle, Some(State::Working), Screen::Idle)];
+        assert!(t.tick(7 * TICK, STALL, &idle()).is_empty());
+        assert!(t.tick(8 * TICK, STALL, &idle()).iter().any(|d| matches!(
+            d,
+            Decision::SetState {
+                state: State::Idle,
+                ..
+            }
+        )));
     }
 
     #[test]
@@ -530,10 +588,10 @@ mod tests {
             restart: policy.clone(),
             ..obs("api", liveness, 0)
         };
-        t.sync("api", State::Idle, Some("%1:10".into()));
+        t.sync("api", State::Idle, Some("%1:10".into()), false);
         t.tick(TICK, STALL, &[o(Liveness::Missing)]);
         // `up` replaced it between two ticks.
-        t.sync("api", State::Starting, Some("%2:11".into()));
+        t.sync("api", State::Starting, Some("%2:11".into()), false);
         let d = t.tick(2 * TICK, STALL, &[o(Liveness::Missing)]);
         assert!(d.is_empty(), "one look at the new pane is not two: {d:?}");
     }

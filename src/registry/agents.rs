@@ -25,7 +25,35 @@ pub struct AgentRow {
     pub status: String,
     pub status_reason: Option<String>,
     pub status_since: String,
+    /// What set the state: `hook`, `screen`, `pane` or `command` (see [`Signal`]).
+    pub status_signal: String,
+    /// When the agent's own hooks last reported anything.
+    pub hook_at: Option<String>,
     pub created_at: String,
+}
+
+/// What told cafleet an agent's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// The agent's own CLI, through the hook cafleet installed at launch.
+    Hook,
+    /// cafleet read the agent's screen.
+    Screen,
+    /// The pane, or the process in it, is gone.
+    Pane,
+    /// A cafleet command (`up`, `down`, `member delete` …) decided it.
+    Command,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Hook => "hook",
+            Signal::Screen => "screen",
+            Signal::Pane => "pane",
+            Signal::Command => "command",
+        }
+    }
 }
 
 impl AgentRow {
@@ -38,7 +66,8 @@ impl AgentRow {
 }
 
 const COLUMNS: &str = "id, fleet_id, name, role, backend, model, description, origin, config_hash, spec_json, \
-                       pane_id, pane_pid, status, status_reason, status_since, created_at";
+                       pane_id, pane_pid, status, status_reason, status_since, created_at, \
+                       status_signal, hook_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<AgentRow> {
     Ok(AgentRow {
@@ -58,6 +87,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<AgentRow> {
         status_reason: row.get(13)?,
         status_since: row.get(14)?,
         created_at: row.get(15)?,
+        status_signal: row.get(16)?,
+        hook_at: row.get(17)?,
     })
 }
 
@@ -168,14 +199,26 @@ impl Registry {
         Ok(())
     }
 
-    /// Sets an agent's state; `status_since` moves only when the state changes.
+    /// Sets an agent's state as a cafleet command decided it; `status_since` moves only
+    /// when the state changes.
     pub fn set_agent_status(
         &mut self,
         agent_id: i64,
         status: &str,
         reason: Option<&str>,
     ) -> Result<()> {
-        self.update_status(agent_id, None, status, reason, false)?;
+        self.set_agent_status_by(agent_id, status, reason, Signal::Command)
+    }
+
+    /// Sets an agent's state and the signal that told it.
+    pub fn set_agent_status_by(
+        &mut self,
+        agent_id: i64,
+        status: &str,
+        reason: Option<&str>,
+        signal: Signal,
+    ) -> Result<()> {
+        self.update_status(agent_id, None, status, reason, false, signal)?;
         Ok(())
     }
 
@@ -186,8 +229,52 @@ impl Registry {
         status: &str,
         reason: Option<&str>,
     ) -> Result<()> {
-        self.update_status(agent_id, None, status, reason, true)?;
+        self.update_status(agent_id, None, status, reason, true, Signal::Command)?;
         Ok(())
+    }
+
+    /// Records what the agent's own CLI reported through a hook: the state, unless the
+    /// agent no longer runs in `pane` (a hook of a replaced process is ignored) or is
+    /// stopped, removed or dead; `hook_at` moves either way. Returns the state it had
+    /// before when the state changed.
+    pub fn record_hook(
+        &mut self,
+        agent_id: i64,
+        pane: Option<&str>,
+        status: &str,
+        reason: &str,
+    ) -> Result<Option<String>> {
+        self.write(|tx| {
+            let before: Option<(String, Option<String>)> = tx
+                .query_row(
+                    "SELECT status, pane_id FROM agents WHERE id = ?1",
+                    [agent_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((before, pane_id)) = before else {
+                return Ok(None);
+            };
+            let ours = pane.is_none_or(|p| pane_id.as_deref() == Some(p));
+            let settled = matches!(before.as_str(), "stopped" | "removed" | "dead");
+            tx.execute(
+                "UPDATE agents SET hook_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
+                [agent_id],
+            )?;
+            if !ours || settled {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE agents SET
+                    status_since = CASE WHEN status = ?2 THEN status_since
+                                        ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
+                    status = ?2, status_reason = ?3, status_signal = 'hook',
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE id = ?1",
+                params![agent_id, status, reason],
+            )?;
+            Ok((before != status).then_some(before))
+        })
     }
 
     /// The one status update: optionally only while the agent still has `only_if_pane`,
@@ -200,17 +287,18 @@ impl Registry {
         status: &str,
         reason: Option<&str>,
         clear_pane: bool,
+        signal: Signal,
     ) -> Result<bool> {
         let changed = self.conn().execute(
             "UPDATE agents SET
                 status_since = CASE WHEN status = ?3 THEN status_since
                                     ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
-                status = ?3, status_reason = ?4,
+                status = ?3, status_reason = ?4, status_signal = ?6,
                 pane_id = CASE WHEN ?5 THEN NULL ELSE pane_id END,
                 pane_pid = CASE WHEN ?5 THEN NULL ELSE pane_pid END,
                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE id = ?1 AND (?2 IS NULL OR pane_id = ?2)",
-            params![agent_id, only_if_pane, status, reason, clear_pane],
+            params![agent_id, only_if_pane, status, reason, clear_pane, signal.as_str()],
         )?;
         Ok(changed > 0)
     }

@@ -15,6 +15,11 @@ use crate::error::{Error, Result};
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
+/// How the `state_reason` of a queued message starts while (or after) a notifier types
+/// its preview: still there on the next attempt, it means that notifier never finished
+/// (killed mid-keystroke) and its text may sit in the composer.
+pub const TYPING: &str = "typing into pane";
+
 /// One stored message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageRow {
@@ -394,6 +399,29 @@ impl Registry {
         })
     }
 
+    /// The agent took the preview announcing message `first` (its own hook saw the
+    /// prompt): that message, and every other still-`queued` message of `recipient` that
+    /// a notifier was typing or submitting (the same preview's "+N more"), become
+    /// `notified`. Returns the ids that changed.
+    pub fn mark_taken(&mut self, fleet_id: i64, recipient: &str, first: i64) -> Result<Vec<i64>> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(&format!(
+                "UPDATE messages SET state = 'notified', state_reason = NULL,
+                    notified_at = COALESCE(notified_at, {NOW})
+                 WHERE fleet_id = ?1 AND recipient = ?2 AND state = 'queued'
+                   AND (id = ?3 OR state_reason LIKE ?4 || '%')
+                 RETURNING id"
+            ))?;
+            let ids = stmt
+                .query_map(
+                    params![fleet_id, recipient, first, TYPING],
+                    |r| r.get(0),
+                )?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            Ok(ids)
+        })
+    }
+
     /// Records why the still-`queued` messages among `ids` stay queued.
     pub fn mark_queued_reason(&mut self, ids: &[i64], reason: &str) -> Result<()> {
         self.write(|tx| {
@@ -419,8 +447,9 @@ impl Registry {
         status: &str,
         reason: Option<&str>,
         clear_pane: bool,
+        signal: super::agents::Signal,
     ) -> Result<bool> {
-        self.update_status(agent_id, Some(pane_id), status, reason, clear_pane)
+        self.update_status(agent_id, Some(pane_id), status, reason, clear_pane, signal)
     }
 }
 

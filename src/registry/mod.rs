@@ -36,6 +36,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_scale_indexes",
         include_str!("../../migrations/0002_scale_indexes.sql"),
     ),
+    (
+        "0004_status_signal",
+        include_str!("../../migrations/0004_status_signal.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

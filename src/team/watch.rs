@@ -206,6 +206,8 @@ mod tests {
             model: None,
             state: state.into(),
             reason: None,
+            signal: "screen".into(),
+            hook_at: None,
             unread: 0,
             pane: None,
             drift: false,
