@@ -95,6 +95,13 @@ pub enum Outcome {
         escaped: bool,
         /// The composer held stray text and was cleared with C-u first.
         cleared: bool,
+        /// How many times the submit key was pressed (more than one: the first was lost).
+        presses: usize,
+        /// How the agent was seen to take it: `hook` (its own hook saw the prompt),
+        /// `read` (it read the message already), `screen` (the composer emptied), `earlier` (a notifier that ended before
+        /// recording it had submitted it) or `unconfirmed` (the composer cannot be
+        /// read).
+        taken: &'static str,
     },
     /// Nothing was typed; the messages stay `queued` for this reason.
     Queued { reason: String },
@@ -244,22 +251,56 @@ pub fn notify_recipient(
             .as_deref()
             .is_some_and(|r| r.starts_with(TYPING))
     });
+    // One that died after its submit key may have announced them already: if its line
+    // is not in the composer any more, the agent took it, and it is not typed again.
+    if let Some(outcome) = taken_earlier(panes, &agent, &pending)? {
+        registry.mark_notified(&message_ids)?;
+        return finish(registry, fleet, recipient, message_ids, outcome);
+    }
     let attempt = Attempt {
         message_ids: &message_ids,
         interrupted,
     };
-    let outcome = look_and_type(registry, panes, fleet, &agent, &text, &attempt)?;
+    let mut outcome = look_and_type(registry, panes, fleet, &agent, &text, &attempt)?;
 
-    match &outcome {
-        Outcome::Notified { .. } => {
-            // Recorded at the submit key (the agent may read the message at once), then
-            // checked, still under the agent's lock so no other line is typed meanwhile.
-            registry.mark_notified(&message_ids)?;
-            confirm_submitted(panes, &agent, &text, CONFIRM_LOOKS)?;
+    if let Outcome::Notified { presses, taken, .. } = &mut outcome {
+        // Still under the agent's lock, so no other line is typed meanwhile: the
+        // messages are `notified` once the agent is seen to take the line.
+        let watch = Watch {
+            registry: Some((&*registry, fleet.id, first.id)),
+            looks: CONFIRM_LOOKS,
+        };
+        let seen = confirm_submitted(panes, &agent, &text, &watch)?;
+        *presses += seen.presses;
+        *taken = seen.taken;
+        match seen.taken {
+            "stuck" => {
+                let reason = format!(
+                    "the preview is still in the composer of pane {} after {} presses of the submit key",
+                    agent.pane_id.as_deref().unwrap_or("?"),
+                    *presses
+                );
+                registry.mark_queued_reason(&message_ids, &reason)?;
+                outcome = Outcome::Queued { reason };
+            }
+            _ => {
+                registry.mark_notified(&message_ids)?;
+            }
         }
-        Outcome::Queued { reason } => registry.mark_queued_reason(&message_ids, reason)?,
-        Outcome::Nothing => {}
+    } else if let Outcome::Queued { reason } = &outcome {
+        registry.mark_queued_reason(&message_ids, reason)?;
     }
+    finish(registry, fleet, recipient, message_ids, outcome)
+}
+
+/// Records the delivery in the event log and returns it.
+fn finish(
+    registry: &mut Registry,
+    fleet: &FleetRow,
+    recipient: &str,
+    message_ids: Vec<i64>,
+    outcome: Outcome,
+) -> Result<Delivery> {
     let delivery = Delivery {
         recipient: recipient.to_owned(),
         message_ids,
@@ -293,10 +334,16 @@ pub fn type_line(
         message_ids: &[],
         interrupted: false,
     };
-    let outcome = look_and_type(registry, panes, fleet, &agent, &line, &attempt)?;
-    if matches!(outcome, Outcome::Notified { .. }) {
+    let mut outcome = look_and_type(registry, panes, fleet, &agent, &line, &attempt)?;
+    if let Outcome::Notified { presses, taken, .. } = &mut outcome {
         // The operator waits for this one: a shorter watch (6 s).
-        confirm_submitted(panes, &agent, &line, CONFIRM_LOOKS / 10)?;
+        let watch = Watch {
+            registry: None,
+            looks: CONFIRM_LOOKS / 10,
+        };
+        let seen = confirm_submitted(panes, &agent, &line, &watch)?;
+        *presses += seen.presses;
+        *taken = seen.taken;
     }
     registry.event(
         Some(fleet.id),
@@ -392,30 +439,108 @@ fn look_and_type(
                 )?;
             }
             let clear = clear || attempt.interrupted;
-            type_and_report(panes, &pane, backend_of(agent), screen, clear, text)
+            type_and_report(registry, panes, &pane, backend_of(agent), screen, clear, text, attempt)
         }
     })
 }
 
+/// What the reason of a message says once its preview's submit key is about to be
+/// pressed: a notifier that ends after that may have announced it.
+const SUBMITTED: &str = "submitted, not yet seen taken";
+
 /// Types the preview and says how it went.
+/// Types the line, records that its submit key comes next (a message whose row cannot
+/// be written is not announced: the line is taken back), presses it.
+#[allow(clippy::too_many_arguments)]
 fn type_and_report(
+    registry: &mut Registry,
     panes: &dyn Panes,
     pane: &str,
     backend: BackendName,
     screen: Screen,
     clear: bool,
     text: &str,
+    attempt: &Attempt<'_>,
 ) -> Outcome {
-    match type_preview(panes, pane, backend, screen, clear, text) {
+    let failed = |err: Error| Outcome::Queued {
+        reason: format!("{TYPING} {pane} failed: {}", err.message),
+    };
+    if let Err(err) = type_preview(panes, pane, backend, screen, clear, text) {
+        return failed(err);
+    }
+    if !attempt.message_ids.is_empty()
+        && let Err(err) = registry.mark_queued_reason(
+            attempt.message_ids,
+            &format!("{TYPING} {pane}: {SUBMITTED}"),
+        )
+    {
+        let _ = panes.press(pane, PaneKey::ClearLine);
+        return Outcome::Queued {
+            reason: format!(
+                "the preview was taken back: the registry could not record it ({})",
+                err.message
+            ),
+        };
+    }
+    match panes.press(pane, submit_key(backend, screen)) {
         Ok(()) => Outcome::Notified {
             screen: screen.name().to_owned(),
             escaped: screen.escape_first(),
             cleared: clear,
+            presses: 1,
+            taken: "unconfirmed",
         },
-        Err(err) => Outcome::Queued {
-            reason: format!("{TYPING} {pane} failed: {}", err.message),
-        },
+        Err(err) => failed(err),
     }
+}
+
+/// The key that submits a typed line on `screen` (see [`screens::submit_is_tab`]).
+fn submit_key(backend: BackendName, screen: Screen) -> PaneKey {
+    if screens::submit_is_tab(backend, screen) {
+        PaneKey::Tab
+    } else {
+        PaneKey::Enter
+    }
+}
+
+/// When an earlier notifier ended after pressing the submit key for some of `pending`
+/// (their reason says so, for the agent's current pane) and its line is no longer in
+/// the composer, the agent took it: returns the outcome to record instead of typing
+/// the preview again. `None`: nothing was submitted before, or the line still waits
+/// in the composer (it is cleared and typed again).
+fn taken_earlier(
+    panes: &dyn Panes,
+    agent: &AgentRow,
+    pending: &[MessageRow],
+) -> Result<Option<Outcome>> {
+    let Some(pane) = agent.pane_id.as_deref() else {
+        return Ok(None);
+    };
+    let marker = format!("{TYPING} {pane}: {SUBMITTED}");
+    let Some(first) = pending
+        .iter()
+        .find(|m| m.state_reason.as_deref() == Some(marker.as_str()))
+    else {
+        return Ok(None);
+    };
+    let backend = backend_of(agent);
+    let Ok(captured) = panes.capture(pane) else {
+        return Ok(None);
+    };
+    let screen = screens::classify(backend, &captured);
+    let head = format!("[cafleet] message #{} ", first.id);
+    let waiting = screens::composer_text(backend, &captured)
+        .is_some_and(|composer| composer.contains(head.as_str()));
+    if waiting || !matches!(screen, Screen::Composer | Screen::Working) {
+        return Ok(None);
+    }
+    Ok(Some(Outcome::Notified {
+        screen: screen.name().to_owned(),
+        escaped: false,
+        cleared: false,
+        presses: 0,
+        taken: "earlier",
+    }))
 }
 
 enum Decision {
@@ -525,7 +650,8 @@ fn decide(panes: &dyn Panes, fleet: &FleetRow, agent: &AgentRow) -> Decision {
 }
 
 /// Escape (only where the screen calls for it) or C-u (only when the composer holds
-/// stray text), the preview as literal keys, the backend's submit delay, Enter.
+/// stray text), the preview as literal keys, the backend's submit delay; the submit key
+/// is the caller's.
 fn type_preview(
     panes: &dyn Panes,
     pane: &str,
@@ -544,14 +670,7 @@ fn type_preview(
     }
     panes.type_text(pane, text)?;
     panes.pause(timing.before_enter);
-    let submit = |screen: Screen| {
-        if screens::submit_is_tab(backend, screen) {
-            PaneKey::Tab
-        } else {
-            PaneKey::Enter
-        }
-    };
-    panes.press(pane, submit(screen))
+    Ok(())
 }
 
 /// How often the composer is looked at after the submit key, and how many looks (60 s:
@@ -563,52 +682,92 @@ const CONFIRM_LOOKS: usize = 400;
 const PRESS_AGAIN_AFTER: usize = 10;
 const MAX_PRESSES: usize = 40;
 
+/// What [`confirm_submitted`] watches besides the composer: the message the line
+/// announced (its state in the registry, which the agent's own hook moves), and for how
+/// many looks.
+struct Watch<'a> {
+    registry: Option<(&'a Registry, i64, i64)>,
+    looks: usize,
+}
+
+/// What the watch saw.
+struct Seen {
+    /// Extra presses of the submit key.
+    presses: usize,
+    /// `hook`, `read`, `screen`, `unconfirmed` or `stuck` (the line never left the
+    /// composer).
+    taken: &'static str,
+}
+
 /// Watches the composer after a line was submitted: an agent busy with its first prompt
 /// can drop the Enter (opencode 1.18 does), leaving the preview in its composer where
 /// nobody submits it. While the line's start is still seen there, the submit key is
-/// pressed again, at most [`MAX_PRESSES`] times. Nothing is pressed once a prompt or a
-/// gate shows, and an agent whose composer cannot be read is not watched.
-fn confirm_submitted(panes: &dyn Panes, agent: &AgentRow, text: &str, looks: usize) -> Result<()> {
+/// pressed again, at most [`MAX_PRESSES`] times. The line is taken once the agent's hook
+/// reports the message taken or the composer no longer shows it. Nothing is pressed once
+/// a prompt or a gate shows, and an agent whose composer cannot be read is not watched.
+fn confirm_submitted(
+    panes: &dyn Panes,
+    agent: &AgentRow,
+    text: &str,
+    watch: &Watch<'_>,
+) -> Result<Seen> {
+    let unconfirmed = |presses| Seen {
+        presses,
+        taken: "unconfirmed",
+    };
     let Some(pane) = agent.pane_id.as_deref() else {
-        return Ok(());
+        return Ok(unconfirmed(0));
     };
     let backend = backend_of(agent);
-    let submit = |screen: Screen| {
-        if screens::submit_is_tab(backend, screen) {
-            PaneKey::Tab
-        } else {
-            PaneKey::Enter
-        }
-    };
     // The line's start, as the composer shows it (wrapped lines are joined with a space).
     let head: String = text.chars().take(24).collect();
     if head.chars().count() < 8 || backend == BackendName::Command {
-        return Ok(());
+        return Ok(unconfirmed(0));
     }
+    // `notified` only by the agent's hook (this notifier has not recorded it yet);
+    // `read` or `acked` by the agent itself.
+    let taken_by_agent = || -> Option<&'static str> {
+        let (registry, fleet_id, id) = watch.registry?;
+        let rows = registry.messages_by_id(fleet_id, &[id]).ok()?;
+        match rows.first()?.state.as_str() {
+            "queued" => None,
+            "notified" => Some("hook"),
+            _ => Some("read"),
+        }
+    };
     let mut since_press = 0;
     let mut presses = 0;
-    for _ in 0..looks {
+    for _ in 0..watch.looks {
         panes.pause(CONFIRM_EVERY);
         since_press += 1;
+        if let Some(taken) = taken_by_agent() {
+            return Ok(Seen { presses, taken });
+        }
         let Ok(captured) = panes.capture(pane) else {
-            return Ok(());
+            return Ok(unconfirmed(presses));
         };
         let screen = screens::classify(backend, &captured);
         if !matches!(screen, Screen::Composer | Screen::Working) {
-            return Ok(());
+            return Ok(unconfirmed(presses));
         }
         let waiting = screens::composer_text(backend, &captured)
             .is_some_and(|composer| composer.contains(head.as_str()));
         if !waiting {
-            return Ok(());
+            return Ok(Seen {
+                presses,
+                taken: taken_by_agent().unwrap_or("screen"),
+            });
         }
         if since_press >= PRESS_AGAIN_AFTER && presses < MAX_PRESSES {
-            panes.press(pane, submit(screen))?;
+            panes.press(pane, submit_key(backend, screen))?;
             presses += 1;
             since_press = 0;
         }
     }
-    Ok(())
+    Ok(Seen {
+        presses,
+        taken: "stuck",
+    })
 }
 
 /// Whether this process runs inside a sandbox that closes sockets (codex sets

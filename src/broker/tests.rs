@@ -462,3 +462,155 @@ fn a_composer_holding_half_a_preview_is_cleared_for_the_fake() {
     notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
     assert_eq!(pane.typed()[0], "key:ClearLine");
 }
+
+/// A notifier killed right after its submit key, before it could record anything more.
+struct DiesAfterSubmit(Scripted);
+
+impl Panes for DiesAfterSubmit {
+    fn info(&self, pane: &str) -> Result<Option<PaneInfo>> {
+        self.0.info(pane)
+    }
+    fn capture(&self, pane: &str) -> Result<String> {
+        self.0.capture(pane)
+    }
+    fn type_text(&self, pane: &str, text: &str) -> Result<()> {
+        self.0.type_text(pane, text)
+    }
+    fn press(&self, pane: &str, key: PaneKey) -> Result<()> {
+        self.0.press(pane, key)?;
+        if key == PaneKey::Enter {
+            panic!("killed after the submit key");
+        }
+        Ok(())
+    }
+    fn pause(&self, _: std::time::Duration) {}
+}
+
+#[test]
+fn a_notifier_killed_after_its_submit_key_is_not_announced_twice() {
+    let (mut reg, fleet, id) = setup();
+    let dying = DiesAfterSubmit(Scripted::new(&composer()));
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        notify_recipient(&mut reg, &dying, &fleet, "api", Some(&[id]))
+    }));
+    assert!(crashed.is_err());
+    let row = reg.message(fleet.id, id).unwrap().unwrap();
+    assert_eq!(row.state, "queued", "not recorded as taken yet");
+    // The agent took the line (its composer is empty): the next notifier records it and
+    // types nothing.
+    let pane = Scripted::new(&composer());
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert_eq!(d.state(), "notified");
+    assert!(
+        matches!(d.outcome, Outcome::Notified { taken: "earlier", .. }),
+        "{d:?}"
+    );
+    assert!(pane.typed().is_empty(), "typed again: {:?}", pane.typed());
+    assert_eq!(reg.message(fleet.id, id).unwrap().unwrap().state, "notified");
+
+    // The Enter was lost (the line still waits in the composer): it is cleared and
+    // announced once.
+    let (mut reg, fleet, id) = setup();
+    let dying = DiesAfterSubmit(Scripted::new(&composer()));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        notify_recipient(&mut reg, &dying, &fleet, "api", Some(&[id]))
+    }));
+    let waiting = fake::sample_screen(
+        FakeScreen::Composer,
+        &format!("[cafleet] message #{id} from web: hello"),
+        &[],
+        24,
+        80,
+    );
+    let pane = Scripted::new(&waiting);
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    let typed = pane.typed();
+    assert_eq!(typed[0], "key:ClearLine", "{typed:?}");
+    assert_eq!(
+        typed.iter().filter(|t| t.starts_with("text:")).count(),
+        1,
+        "{typed:?}"
+    );
+    // That screen never lets the line go: after every press it stays queued, with why.
+    assert_eq!(d.state(), "queued", "{d:?}");
+    let row = reg.message(fleet.id, id).unwrap().unwrap();
+    assert!(
+        row.state_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("still in the composer")),
+        "{:?}",
+        row.state_reason
+    );
+}
+
+#[test]
+fn the_agents_hook_taking_the_line_confirms_it() {
+    // A hook (another process) marks the message taken while the notifier watches.
+    struct HookTakes<'a>(Scripted, &'a std::path::Path, i64, i64);
+    impl Panes for HookTakes<'_> {
+        fn info(&self, pane: &str) -> Result<Option<PaneInfo>> {
+            self.0.info(pane)
+        }
+        fn capture(&self, pane: &str) -> Result<String> {
+            self.0.capture(pane)
+        }
+        fn type_text(&self, pane: &str, text: &str) -> Result<()> {
+            self.0.type_text(pane, text)
+        }
+        fn press(&self, pane: &str, key: PaneKey) -> Result<()> {
+            self.0.press(pane, key)?;
+            if key == PaneKey::Enter {
+                let path = camino::Utf8Path::from_path(self.1).unwrap();
+                let mut other = Registry::open(path).unwrap();
+                other.mark_taken(self.2, "api", self.3).unwrap();
+            }
+            Ok(())
+        }
+        fn pause(&self, _: std::time::Duration) {}
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let path = camino::Utf8Path::from_path(&db).unwrap();
+    // The same registry on disk, so the "hook" can write it from its own connection.
+    let mut disk = Registry::open(path).unwrap();
+    disk.upsert_fleet(&NewFleet {
+        name: "f",
+        origin: "cli",
+        manifest_path: None,
+        session: "f",
+        socket: "",
+    })
+    .unwrap();
+    let f = disk.require_fleet("f").unwrap();
+    let agent = disk
+        .upsert_agent(&NewAgent {
+            fleet_id: f.id,
+            name: "api",
+            role: "member",
+            backend: "fake",
+            model: None,
+            description: "",
+            origin: "cli",
+            config_hash: "",
+            spec_json: "{}",
+        })
+        .unwrap();
+    disk.set_agent_pane(agent, "%7", None).unwrap();
+    disk.set_agent_status(agent, "idle", None).unwrap();
+    let m = disk.insert_message(f.id, "web", "api", b"hi", "message").unwrap();
+    // A composer that never empties: only the hook can confirm.
+    let stuck = fake::sample_screen(
+        FakeScreen::Composer,
+        &format!("[cafleet] message #{m} from web: hi"),
+        &[],
+        24,
+        80,
+    );
+    let pane = HookTakes(Scripted::new(&stuck), &db, f.id, m);
+    let d = notify_recipient(&mut disk, &pane, &f, "api", Some(&[m])).unwrap();
+    assert!(
+        matches!(d.outcome, Outcome::Notified { taken: "hook", .. }),
+        "{d:?}"
+    );
+    assert_eq!(disk.message(f.id, m).unwrap().unwrap().state, "notified");
+}
