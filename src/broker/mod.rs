@@ -11,10 +11,10 @@
 //! `queued` with that reason, and the next attempt clears the composer (C-u) before its
 //! preview, so the message is neither lost nor glued to the next one.
 //!
-//! `send` and `broadcast` do not wait for the keystrokes: they start a detached notifier
-//! process ([`spawn_notifier`], the hidden `cafleet agent notify`) which calls
-//! [`notify_messages`]; that notifies each recipient on its own thread. `up` and the
-//! monitor call [`deliver_pending`] when an agent is back. The pane itself is reached
+//! `send` and `broadcast` do not wait for the keystrokes: they hand the stored messages
+//! to the fleet's courier ([`hand_over`]; see [`crate::courier`]), which announces each
+//! recipient's on its own thread; `--sync` calls [`notify_messages`] in place. The
+//! monitor calls [`deliver_pending`] when an agent is back. The pane itself is reached
 //! through the [`Panes`] trait (implemented by `tmux::Tmux`) so the decisions here are
 //! tested without tmux.
 
@@ -776,28 +776,18 @@ pub fn in_sandbox() -> bool {
     std::env::var_os("CODEX_SANDBOX_NETWORK_DISABLED").is_some_and(|v| !v.is_empty())
 }
 
-/// Starts the detached notifier for `ids` (`cafleet agent notify`) in its own session
-/// with stdio on /dev/null, and returns without waiting for it.
-pub fn spawn_notifier(
-    db: &Utf8Path,
-    tmux_socket: Option<&str>,
-    fleet: &str,
-    ids: &[i64],
-) -> Result<()> {
-    // Inside codex's sandbox no tmux server can be reached: the fleet's courier, which
-    // runs outside it, announces the stored messages instead (see `courier`).
-    if in_sandbox() {
+/// Hands the fleet's newly stored messages to its courier, the one process that
+/// announces them (see [`crate::courier`]): it notices the commit within
+/// [`crate::courier::POLL`], and is started here if it does not run. However many
+/// messages are sent, a fleet has one deliverer, and one delivery per pane at a time.
+pub fn hand_over(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) -> Result<()> {
+    // Inside codex's sandbox no tmux server can be reached, and a courier started from
+    // here would be inside it too: the one `up` started announces the stored messages.
+    if in_sandbox() || crate::courier::is_running(db, fleet) {
         return Ok(());
     }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    let mut command = crate::apply::process::cafleet_command(db, tmux_socket)?;
-    command
-        .args(["agent", "notify", "--fleet", fleet, "--message-ids"])
-        .arg(list.join(","));
-    // Detached, so closing the caller's pane or pressing C-c there cannot cut a preview
-    // in half.
-    crate::apply::process::spawn_detached(&mut command).map_err(|err| {
-        Error::failure(format!("cannot start the notifier: {err}"))
+    crate::courier::ensure(db, tmux_socket, fleet).map_err(|err| {
+        Error::failure(format!("cannot start the fleet's courier: {}", err.message))
             .hint("the messages are stored; `cafleet up` or the monitor will announce them")
     })
 }

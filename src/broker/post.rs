@@ -1,11 +1,11 @@
 //! Sending: the one code path behind `cafleet message send`/`broadcast` and the web UI's
 //! send form. The rows are committed `queued` first; recipients with no live pane keep
-//! them `queued` with the reason; the others are handed to the detached notifier (or,
+//! them `queued` with the reason; the others are handed to the fleet's courier (or,
 //! with `sync`, notified here). The result reports the state the registry holds after.
 
 use serde::Serialize;
 
-use super::{Delivery, Outcome, may_be_live, notify_messages, spawn_notifier};
+use super::{Delivery, Outcome, hand_over, may_be_live, notify_messages};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::registry::agents::AgentRow;
@@ -109,7 +109,7 @@ fn notify(
             let tmux = crate::apply::tmux_for(tmux_socket, &fleet.socket);
             deliveries = notify_messages(registry.path(), &tmux, fleet, &live)?;
         } else {
-            spawn_notifier(registry.path(), tmux_socket, &fleet.name, &live)?;
+            hand_over(registry.path(), tmux_socket, &fleet.name)?;
         }
     }
     for (agent, id) in messages {

@@ -1,7 +1,6 @@
 //! `cafleet agent …`: hidden commands cafleet runs itself: `agent fake`, the built-in
-//! stand-in agent run as a pane's own program (see `backend::fake`), and `agent notify`,
-//! the detached notifier `message send`/`broadcast` start to type previews (see `broker`),
-//! and `agent hook`, which an agent's own CLI runs to report its state (see `hooks`).
+//! stand-in agent run as a pane's own program (see `backend::fake`), `agent courier`,
+//! the fleet's one deliverer of message previews (see `courier`), and `agent hook`, which an agent's own CLI runs to report its state (see `hooks`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,15 +10,12 @@ use clap::Subcommand;
 use super::{Globals, print};
 use crate::backend::fake::{self, FakeConfig};
 use crate::backend::fake_options::FakeOptions;
-use crate::broker;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Run the built-in fake coding agent in this terminal
     Fake(FakeArgs),
-    /// Type the previews of stored messages into their recipients' panes
-    Notify(NotifyArgs),
     /// Become the agent recorded for this pane (what `up` starts in every pane)
     Launch(LaunchArgs),
     /// Paste a prompt read from stdin into this pane's agent once it is ready
@@ -60,19 +56,6 @@ pub struct LaunchArgs {
     /// The config hash the pane was tagged with; a different recorded spec is refused
     #[arg(long, value_name = "HASH")]
     pub hash: String,
-}
-
-/// Type the previews of stored messages into their recipients' panes (what `message
-/// send` starts in the background); prints one JSON line per recipient.
-#[derive(Debug, clap::Args)]
-pub struct NotifyArgs {
-    /// The fleet the messages belong to
-    #[arg(long, value_name = "NAME")]
-    pub fleet: String,
-
-    /// Comma-separated message ids
-    #[arg(long, value_name = "IDS", value_delimiter = ',', required = true)]
-    pub message_ids: Vec<i64>,
 }
 
 /// Run the built-in fake coding agent in this terminal.
@@ -199,21 +182,6 @@ pub fn run(globals: &Globals, cmd: AgentCommand) -> Result<ExitCode> {
                 .unwrap_or(crate::backend::BackendName::Command);
             let tmux = crate::apply::tmux_for(globals.tmux_socket.as_deref(), &fleet_row.socket);
             crate::apply::launch::paste_prompt(&tmux, pane, backend, &prompt)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        AgentCommand::Notify(args) => {
-            let registry = globals.registry()?;
-            let fleet = registry.require_fleet(&args.fleet)?;
-            let tmux = crate::apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
-            let path = registry.path().to_owned();
-            drop(registry);
-            let deliveries = broker::notify_messages(&path, &tmux, &fleet, &args.message_ids)?;
-            let mut out = String::new();
-            for delivery in deliveries {
-                out.push_str(&serde_json::to_string(&delivery).unwrap_or_default());
-                out.push('\n');
-            }
-            print(&out)?;
             Ok(ExitCode::SUCCESS)
         }
         AgentCommand::Fake(args) => {

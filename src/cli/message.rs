@@ -2,7 +2,7 @@
 //! shell tool many times a minute. Every verb resolves who is speaking (see `identity`),
 //! calls the registry or the broker and prints one short line a result, or JSON.
 //!
-//! `send` and `broadcast` commit the rows, hand the keystrokes to a detached notifier
+//! `send` and `broadcast` commit the rows, hand the keystrokes to the fleet's courier
 //! and return; `--sync` notifies in-process and reports what happened to each pane.
 
 use std::ffi::OsString;
@@ -94,8 +94,9 @@ impl BodyArgs {
 
 /// Store a message for a member and notify its pane.
 ///
-/// The message is committed first (state `queued`); a detached notifier then types a
-/// one-line preview into the recipient's pane (state `notified`). Prints
+/// The message is committed first (state `queued`); the fleet's courier then types a
+/// one-line preview into the recipient's pane (state `notified` once the agent takes
+/// it). Prints
 /// `message #ID to NAME: STATE`.
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {

@@ -366,8 +366,8 @@ fn install_hint(program: &str) -> Option<String> {
     ))
 }
 
-/// Hands every message still `queued` in the fleet to a detached notifier, now that the
-/// agents are back; returns how many.
+/// Hands every message still `queued` in the fleet to its courier, now that the agents
+/// are back; returns how many.
 fn announce_queued(
     registry: &crate::registry::Registry,
     db_path: &camino::Utf8Path,
@@ -375,23 +375,18 @@ fn announce_queued(
     fleet: &str,
 ) -> Result<usize> {
     let row = registry.require_fleet(fleet)?;
-    let mut ids = Vec::new();
+    // Every queued message, also one whose deliverer died before recording why: the
+    // courier re-reads under the agent's lock, so a message another one is already
+    // announcing is never announced twice.
+    let mut count = 0;
     for recipient in registry.recipients_with_pending(row.id)? {
-        // Every queued message, also one whose notifier died before recording why: a
-        // notifier re-reads under the agent's lock, so a message another one is already
-        // announcing is never announced twice.
-        ids.extend(
-            registry
-                .pending_messages(row.id, &recipient)?
-                .into_iter()
-                .map(|m| m.id),
-        );
+        count += registry.pending_messages(row.id, &recipient)?.len();
     }
-    if !ids.is_empty() {
+    if count > 0 {
         let socket = (!socket.is_empty()).then_some(socket);
-        crate::broker::spawn_notifier(db_path, socket, fleet, &ids)?;
+        crate::broker::hand_over(db_path, socket, fleet)?;
     }
-    Ok(ids.len())
+    Ok(count)
 }
 
 fn wait(

@@ -23,7 +23,6 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::broker::{self, Outcome};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
-use crate::registry::fleets::FleetRow;
 
 /// How often the registry is asked whether anything was committed.
 pub const POLL: Duration = Duration::from_millis(50);
@@ -109,6 +108,9 @@ pub struct Options {
 /// When a recipient's queue is next worth a try.
 struct Backoff {
     newest: i64,
+    /// The recipient's pane when it was tried: a new pane (`up` or a restart brought the
+    /// agent back) is worth a try at once.
+    pane: Option<String>,
     next: Instant,
     pause: Duration,
 }
@@ -127,6 +129,7 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
         .map_err(|err| Error::failure(format!("cannot write `{}`: {err}", pid_path.display())))?;
     let tmux = crate::apply::tmux_for(options.tmux_override.as_deref(), &fleet.socket);
     let mut backoff: HashMap<String, Backoff> = HashMap::new();
+    let mut busy: HashMap<String, std::thread::JoinHandle<Result<Outcome>>> = HashMap::new();
     let mut seen_version = None;
     let mut last_look = Instant::now() - IDLE_LOOK;
     let reason = loop {
@@ -138,7 +141,8 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
         }
         let version = registry.data_version()?;
         let now = Instant::now();
-        let due = backoff.values().any(|b| b.next <= now);
+        let due = backoff.values().any(|b| b.next <= now)
+            || busy.values().any(std::thread::JoinHandle::is_finished);
         if seen_version == Some(version) && !due && now - last_look < IDLE_LOOK {
             std::thread::sleep(POLL);
             continue;
@@ -151,17 +155,20 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
         if fleet.status == "down" {
             break "the fleet was brought down".to_string();
         }
-        let pending = registry.newest_pending(fleet.id)?;
-        backoff.retain(|name, _| pending.iter().any(|(r, _)| r == name));
-        let ready: Vec<String> = pending
-            .into_iter()
-            .filter(|(recipient, newest)| match backoff.get(recipient) {
-                Some(b) => b.newest != *newest || b.next <= now,
-                None => true,
-            })
-            .map(|(recipient, _)| recipient)
+        // Deliveries that ended since the last look: when the recipient's queue still
+        // holds what was tried, wait longer before the next try.
+        let finished: Vec<String> = busy
+            .iter()
+            .filter(|(_, handle)| handle.is_finished())
+            .map(|(name, _)| name.clone())
             .collect();
-        for (recipient, outcome) in deliver(&options.db, &tmux, &fleet, &ready) {
+        for recipient in finished {
+            let Some(handle) = busy.remove(&recipient) else {
+                continue;
+            };
+            let outcome = handle
+                .join()
+                .unwrap_or_else(|_| Err(Error::failure("a courier thread panicked")));
             let newest = registry
                 .newest_pending(fleet.id)?
                 .into_iter()
@@ -173,10 +180,14 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
                         Some(b) if b.newest == newest => (b.pause * 2).min(MAX_RETRY),
                         _ => FIRST_RETRY,
                     };
+                    let pane = registry
+                        .agent(fleet.id, &recipient)?
+                        .and_then(|a| a.pane_id);
                     backoff.insert(
                         recipient,
                         Backoff {
                             newest,
+                            pane,
                             next: Instant::now() + pause,
                             pause,
                         },
@@ -186,40 +197,49 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
                     backoff.remove(&recipient);
                 }
             }
+            // Something may have arrived while it worked: look again at once.
+            seen_version = None;
+        }
+        let pending = registry.newest_pending(fleet.id)?;
+        backoff.retain(|name, _| pending.iter().any(|(r, _)| r == name));
+        // A recipient back in a new pane is tried at once.
+        let panes: HashMap<String, Option<String>> = registry
+            .agents(fleet.id)?
+            .into_iter()
+            .filter(|a| backoff.contains_key(&a.name))
+            .map(|a| (a.name, a.pane_id))
+            .collect();
+        backoff.retain(|name, b| panes.get(name).is_none_or(|pane| *pane == b.pane));
+        let ready: Vec<String> = pending
+            .into_iter()
+            .filter(|(recipient, _)| !busy.contains_key(recipient))
+            .filter(|(recipient, newest)| match backoff.get(recipient) {
+                Some(b) => b.newest != *newest || b.next <= now,
+                None => true,
+            })
+            .map(|(recipient, _)| recipient)
+            .collect();
+        // Each recipient on its own thread with its own registry connection: a slow pane
+        // (a preview watched until the agent takes it) never holds up the others.
+        for recipient in ready {
+            let (db, tmux, fleet, name) = (
+                options.db.clone(),
+                tmux.clone(),
+                fleet.clone(),
+                recipient.clone(),
+            );
+            let handle = std::thread::spawn(move || {
+                let mut registry = Registry::open(&db)?;
+                broker::deliver_pending(&mut registry, &tmux, &fleet, &name).map(|d| d.outcome)
+            });
+            busy.insert(recipient, handle);
         }
     };
+    // Deliveries under way finish their keystrokes before the courier ends.
+    for (_, handle) in busy {
+        let _ = handle.join();
+    }
     let _ = std::fs::remove_file(&pid_path);
     Ok(reason)
 }
 
-/// Announces the queued messages of each recipient, each on its own thread with its own
-/// registry connection (a slow pane must not hold up the others).
-fn deliver(
-    db: &Utf8Path,
-    tmux: &crate::tmux::Tmux,
-    fleet: &FleetRow,
-    recipients: &[String],
-) -> Vec<(String, Result<Outcome>)> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = recipients
-            .iter()
-            .map(|recipient| {
-                let handle = scope.spawn(move || {
-                    let mut registry = Registry::open(db)?;
-                    broker::deliver_pending(&mut registry, tmux, fleet, recipient)
-                        .map(|d| d.outcome)
-                });
-                (recipient.clone(), handle)
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(recipient, handle)| {
-                let outcome = handle
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::failure("a courier thread panicked")));
-                (recipient, outcome)
-            })
-            .collect()
-    })
-}
