@@ -15,7 +15,13 @@ answers at once). Figures, medians over N runs (min and max beside):
   preview as a user turn (the model's log, wall clock);
 - round trip: the same start → the member's reply (`cafleet message send --to director
   pong`, its first tool call) stored and announced in the Director's pane (the reply
-  row's notified_at).
+  row's notified_at);
+- first submit key lost: of every preview typed into the member (the pings above, then
+  N pairs sent back to back so the second reaches a member busy with the first), how
+  many needed the submit key pressed again because the line stayed in the composer
+  (the delivery event's `presses`), and what saw the member take each line (`hook`: its
+  own hook saw the prompt; `screen`: its composer emptied; `read`: it had already read
+  the message).
 """
 
 import argparse
@@ -197,9 +203,40 @@ def bench(cafleet, clis, backend, runs):
                 at_model.append(min(seen) - start)
             # Let the Director's pane settle (it reads and acks) before the next ping.
             time.sleep(0.5)
+        # Two at once, so the second preview reaches a member busy with the first.
+        for _ in range(runs):
+            ids = [json.loads(team.run("message", "send", "--fleet", "bench", "--as", "director",
+                                       "--to", "m", "--json", "ping").stdout)["id"]
+                   for _ in range(2)]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                left = con.execute(
+                    f"SELECT COUNT(*) FROM messages WHERE id IN ({ids[0]}, {ids[1]}) AND state = 'queued'"
+                ).fetchone()[0]
+                if left == 0:
+                    break
+                time.sleep(0.05)
+            time.sleep(0.5)
+        deliveries = [json.loads(d) for (d,) in con.execute(
+            "SELECT detail FROM events WHERE kind = 'delivery' AND agent = 'm'")]
     finally:
         team.close()
-    return ups, at_model, trips
+    return ups, at_model, trips, deliveries
+
+
+def enter_lines(deliveries):
+    """How often the first submit key was lost, and what confirmed the rest."""
+    typed = [d for d in deliveries if d.get("presses", 0) >= 1 or d.get("outcome") == "queued"]
+    lost = [d for d in typed if d.get("presses", 0) > 1 or "still in the composer" in d.get("reason", "")]
+    taken = {}
+    for d in typed:
+        key = d.get("taken", d.get("outcome"))
+        taken[key] = taken.get(key, 0) + 1
+    share = 100.0 * len(lost) / len(typed) if typed else 0.0
+    return [
+        f"first submit key lost: {len(lost)} of {len(typed)} previews ({share:.0f}%)",
+        "taken: " + ", ".join(f"{k} {v}" for k, v in sorted(taken.items())),
+    ]
 
 
 def main():
@@ -210,11 +247,13 @@ def main():
     parser.add_argument("--backend", action="append")
     args = parser.parse_args()
     for backend in args.backend or ["claude", "codex", "opencode"]:
-        ups, at_model, trips = bench(args.cafleet, args.clis, backend, args.runs)
+        ups, at_model, trips, deliveries = bench(args.cafleet, args.clis, backend, args.runs)
         print(f"## {backend}")
         print(median_line("up --wait", ups))
         print(median_line("at model", at_model))
         print(median_line("round trip", trips))
+        for line in enter_lines(deliveries):
+            print(line)
         sys.stdout.flush()
 
 

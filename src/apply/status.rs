@@ -205,13 +205,19 @@ pub fn agent_status(
     registry: &Registry,
     fleet: &FleetRow,
     agent: &AgentRow,
-) -> Result<(String, Option<String>)> {
+) -> Result<(String, Option<String>, String)> {
     Ok(fleet_status(tmux_socket, registry, fleet)?
         .into_iter()
         .find(|row| row.name == agent.name)
         .map_or_else(
-            || (agent.status.clone(), agent.status_reason.clone()),
-            |row| (row.state, row.reason),
+            || {
+                (
+                    agent.status.clone(),
+                    agent.status_reason.clone(),
+                    agent.status_signal.clone(),
+                )
+            },
+            |row| (row.state, row.reason, row.signal),
         ))
 }
 

@@ -149,7 +149,7 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
             let mut agent = registry.require_agent(fleet.id, &fleet.name, &name)?;
             // The state `ps` shows, pane checked: never the bare recorded one.
-            (agent.status, agent.status_reason) =
+            (agent.status, agent.status_reason, agent.status_signal) =
                 apply::agent_status(globals.tmux_socket.as_deref(), &registry, &fleet, &agent)?;
             let spec = agent.spec();
             if json {
@@ -158,7 +158,7 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
                 )?;
             } else {
                 let mut text = format!(
-                    "{} [{}] in fleet {}\n  backend: {}\n  model: {}\n  origin: {}\n  state: {}{}\n  pane: {}\n",
+                    "{} [{}] in fleet {}\n  backend: {}\n  model: {}\n  origin: {}\n  state: {}{} (signal: {}, since {})\n  pane: {}\n",
                     agent.name,
                     agent.role,
                     fleet.name,
@@ -171,6 +171,8 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
                         .as_deref()
                         .map(|r| format!(" ({r})"))
                         .unwrap_or_default(),
+                    agent.status_signal,
+                    agent.status_since,
                     agent.pane_id.as_deref().unwrap_or("-"),
                 );
                 if !agent.description.is_empty() {
