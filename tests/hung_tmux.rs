@@ -42,6 +42,24 @@ impl Drop for Stopped {
     }
 }
 
+/// Runs `cmd`, killing it and failing the test if it has not finished within `limit`
+/// (a command frozen by the stopped server must fail the test, not hang it).
+fn output_within(mut cmd: std::process::Command, limit: Duration) -> std::process::Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let finished =
+        cafleet::tmux::testing::wait_until(limit, || child.try_wait().ok().flatten().is_some());
+    if !finished {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{cmd:?} was still running after {limit:?}");
+    }
+    child.wait_with_output().expect("output")
+}
+
 #[test]
 fn a_stopped_tmux_server_freezes_neither_ps_nor_the_web_api() {
     let Some(h) = Harness::start() else { return };
@@ -75,12 +93,9 @@ fn a_stopped_tmux_server_freezes_neither_ps_nor_the_web_api() {
     let stopped = Stopped::server(&h);
 
     let started = Instant::now();
-    let ps = h
-        .cmd()
-        .env("CAFLEET_TMUX_TIMEOUT", "1")
-        .arg("ps")
-        .output()
-        .expect("ps");
+    let mut cmd = h.cmd();
+    cmd.env("CAFLEET_TMUX_TIMEOUT", "1").arg("ps");
+    let ps = output_within(cmd, Duration::from_secs(15));
     let took = started.elapsed();
     assert!(ps.status.success(), "{}", transcript(&ps));
     assert!(took < Duration::from_secs(10), "ps took {took:?}");
@@ -97,12 +112,9 @@ fn a_stopped_tmux_server_freezes_neither_ps_nor_the_web_api() {
         "{}",
         transcript(&ps)
     );
-    let json = h
-        .cmd()
-        .env("CAFLEET_TMUX_TIMEOUT", "1")
-        .args(["ps", "--json"])
-        .output()
-        .expect("ps --json");
+    let mut cmd = h.cmd();
+    cmd.env("CAFLEET_TMUX_TIMEOUT", "1").args(["ps", "--json"]);
+    let json = output_within(cmd, Duration::from_secs(15));
     let rows: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
     assert!(
         rows.as_array()
