@@ -35,9 +35,9 @@ times=()
 for ((i = 1; i <= runs; i++)); do
     port=$(free_port)
     start=$(date +%s%N)
-    "$bin" --db "$tmp/cafleet.db" web --port "$port" >/dev/null 2>"$tmp/err" &
+    "$bin" --db "$tmp/cafleet.db" web --port "$port" --token bench-token-1 >/dev/null 2>"$tmp/err" &
     pid=$!
-    until curl -sf -o /dev/null "http://127.0.0.1:$port/"; do
+    until curl -sf -o /dev/null -H "Authorization: Bearer bench-token-1" "http://127.0.0.1:$port/"; do
         if ! kill -0 "$pid" 2>/dev/null; then cat "$tmp/err" >&2; exit 1; fi
         if (( ($(date +%s%N) - start) > 5000000000 )); then echo "error: no page after 5 s" >&2; exit 1; fi
     done

@@ -36,7 +36,7 @@ impl Kind {
 /// A failure as the user sees it: `error: <message>` then one `hint:` line per hint.
 /// `report` carries pre-rendered text (for example source snippets with carets) that is
 /// printed between the two.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Error {
     pub kind: Kind,
     pub message: String,
@@ -93,12 +93,15 @@ impl Error {
             out.push_str(report.trim_end());
             out.push_str("\n\n");
         }
+        // Messages quote names and values from the registry and the command line: shown
+        // with visible stand-ins, never acted on by the terminal. (`report` is rendered
+        // by annotate-snippets, which may colour it, from the user's own file.)
         out.push_str("error: ");
-        out.push_str(&self.message);
+        out.push_str(&crate::safe_text::text(&self.message));
         out.push('\n');
         for hint in &self.hints {
             out.push_str("hint: ");
-            out.push_str(hint);
+            out.push_str(&crate::safe_text::text(hint));
             out.push('\n');
         }
         out

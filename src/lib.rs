@@ -17,6 +17,7 @@ pub mod model;
 pub mod monitor;
 pub mod plan;
 pub mod registry;
+pub mod safe_text;
 pub mod skills;
 pub mod team;
 pub mod tmux;

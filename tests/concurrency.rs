@@ -150,3 +150,132 @@ fn concurrent_senders_and_readers_lose_and_duplicate_nothing() {
         assert_eq!(handed_out.get(id), Some(body), "message #{id} never read");
     }
 }
+
+/// Fleet `race` on the harness's tmux server: a fake Director, panes_per_window 4.
+fn race_fleet(h: &Harness) {
+    let file = h.write(
+        "race.toml",
+        "version = 1\n[fleet]\nname = \"race\"\npanes_per_window = 4\n[defaults]\nbackend = \"fake\"\n[director]\n",
+    );
+    h.ok(&["up", &file, "--wait"]);
+}
+
+/// Runs `member create --name NAME --backend fake` for every name at once; returns the
+/// outputs in order.
+fn create_at_once(h: &Harness, names: &[String]) -> Vec<std::process::Output> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = names
+            .iter()
+            .map(|name| {
+                scope.spawn(move || {
+                    h.run(&["member", "create", "--name", name, "--backend", "fake"])
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect()
+    })
+}
+
+/// `(name, status)` of the fleet's agents in the registry.
+fn race_rows(h: &Harness) -> Vec<(String, String)> {
+    let conn = h.registry();
+    let mut stmt = conn
+        .prepare(
+            "SELECT a.name, a.status FROM agents a JOIN fleets f ON f.id = a.fleet_id \
+             WHERE f.name = 'race' ORDER BY a.name",
+        )
+        .expect("prepare");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
+#[test]
+fn parallel_creates_of_one_name_make_exactly_one_agent() {
+    let Some(h) = Harness::start() else { return };
+    race_fleet(&h);
+    let names = vec!["same".to_string(); 10];
+    let outputs = create_at_once(&h, &names);
+    let created = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(
+        created,
+        1,
+        "{}",
+        outputs
+            .iter()
+            .map(transcript)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for out in outputs.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("already has a member `same`") && err.contains("hint:"),
+            "{err}"
+        );
+    }
+    let tagged: Vec<_> = h
+        .tagged("race")
+        .into_iter()
+        .filter(|p| p.1 == "same")
+        .collect();
+    assert_eq!(tagged.len(), 1, "untracked panes: {tagged:?}");
+    let rows: Vec<_> = race_rows(&h)
+        .into_iter()
+        .filter(|(n, _)| n == "same")
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_ne!(rows[0].1, "dead");
+}
+
+#[test]
+fn parallel_creates_never_overfill_a_window_or_leave_dead_rows() {
+    let Some(h) = Harness::start() else { return };
+    race_fleet(&h);
+    let names: Vec<String> = (0..20).map(|i| format!("w{i}")).collect();
+    let outputs = create_at_once(&h, &names);
+    let failures: Vec<String> = outputs
+        .iter()
+        .filter(|o| !o.status.success())
+        .map(transcript)
+        .collect();
+    // Every window of the fleet's session holds at most panes_per_window panes.
+    let name: String = h
+        .registry()
+        .query_row("SELECT session FROM fleets WHERE name = 'race'", [], |r| {
+            r.get(0)
+        })
+        .expect("session name");
+    let session = h
+        .tmux()
+        .find_session(&name)
+        .expect("sessions")
+        .expect("the fleet's session");
+    for window in h.tmux().list_windows(session).expect("windows") {
+        assert!(
+            window.panes <= 4,
+            "window {} holds {} panes; failures:\n{}",
+            window.index,
+            window.panes,
+            failures.join("\n")
+        );
+    }
+    let rows = race_rows(&h);
+    let tagged = h.tagged("race");
+    for (name, status) in &rows {
+        assert_ne!(status, "dead", "{name} left dead: {rows:?}");
+        if status != "removed" {
+            assert!(
+                tagged.iter().any(|p| &p.1 == name),
+                "{name} has no pane: {tagged:?}"
+            );
+        }
+    }
+    // A failure is a clear error, never a half-made agent; here there is room for all.
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(tagged.len(), 21, "{tagged:?}");
+}

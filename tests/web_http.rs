@@ -122,14 +122,31 @@ fn api_lists_fleets_agents_messages_and_events() {
 
     let messages = get("/api/fleets/shop/messages").send(addr).json();
     assert_eq!(messages.as_array().map(Vec::len), Some(3));
-    assert_eq!(messages[0]["body"], "<script>alert(1)</script>");
+    assert_eq!(messages[0]["preview"], "<script>alert(1)</script>");
+    assert_eq!(messages[0]["truncated"], false);
+    assert_eq!(messages[0]["size"], 25);
+    assert!(
+        messages[0].get("body").is_none(),
+        "lists carry previews only"
+    );
+    let one = get("/api/fleets/shop/messages/1").send(addr);
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.json()["body"], "<script>alert(1)</script>");
+    assert_eq!(get("/api/fleets/shop/messages/99").send(addr).status, 404);
+    assert_eq!(get("/api/fleets/other/messages/1").send(addr).status, 404);
+    let older = get("/api/fleets/shop/messages?before=3&limit=1")
+        .send(addr)
+        .json();
+    assert_eq!(older[0]["id"], 2);
     assert_eq!(messages[1]["broadcast_id"], 2);
     assert_eq!(messages[2]["broadcast_id"], 2);
     for field in [
         "id",
         "sender",
         "recipient",
-        "body",
+        "preview",
+        "size",
+        "truncated",
         "kind",
         "state",
         "created_at",
@@ -372,7 +389,7 @@ fn same_origin_posts_store_operator_messages() {
         .map(|m| {
             (
                 m["recipient"].as_str().unwrap_or("").to_string(),
-                m["body"].as_str().unwrap_or("").to_string(),
+                m["preview"].as_str().unwrap_or("").to_string(),
                 m["broadcast_id"].as_i64(),
             )
         })
@@ -447,10 +464,10 @@ fn a_token_guards_every_route() {
 }
 
 #[test]
-fn binding_beyond_loopback_needs_a_token() {
+fn binding_beyond_loopback_without_a_token_is_refused() {
     let home = tempfile::tempdir().expect("tmp");
     let output = common::cafleet(home.path())
-        .args(["web", "--bind", "0.0.0.0", "--port", "0"])
+        .args(["web", "--bind", "0.0.0.0", "--port", "0", "--no-token"])
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
@@ -459,13 +476,91 @@ fn binding_beyond_loopback_needs_a_token() {
         stderr.starts_with("error: refusing to serve on 0.0.0.0 without a token"),
         "{stderr}"
     );
-    assert!(stderr.contains("\nhint: pass --token T"), "{stderr}");
+    assert!(stderr.contains("\nhint: drop --no-token"), "{stderr}");
     let short = common::cafleet(home.path())
         .args(["web", "--bind", "0.0.0.0", "--token", "abc"])
         .output()
         .expect("run");
     assert_eq!(short.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&short.stderr).starts_with("error: the token must be"));
+}
+
+/// Starts `cafleet web --port 0 EXTRA…` and returns it with the URL it printed.
+fn start_binary(home: &std::path::Path, extra: &[&str]) -> (web_support::Reap, String) {
+    let mut child = web_support::Reap(
+        common::cafleet(home)
+            .args(["--db"])
+            .arg(home.join("cafleet.db"))
+            .args(["web", "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut line = String::new();
+    let stdout = child.0.stdout.take().expect("stdout");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read url");
+    let url = line
+        .trim()
+        .strip_prefix("serving the web UI at http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+    (child, url)
+}
+
+/// Like Jupyter: a random token by default, in the printed URL; the first visit with it
+/// sets an HttpOnly, SameSite=Strict cookie; without it every route answers 401.
+#[test]
+fn the_binary_makes_a_random_token_by_default() {
+    let home = tempfile::tempdir().expect("tmp");
+    let (_child, url) = start_binary(home.path(), &[]);
+    let (host, query) = url.split_once('/').expect("path");
+    let token = query
+        .strip_prefix("?token=")
+        .unwrap_or_else(|| panic!("no token in {url}"))
+        .to_string();
+    assert_eq!(token.len(), 32, "{token}");
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()), "{token}");
+    let addr: SocketAddr = host.parse().expect("address");
+    for path in ["/", "/api/fleets"] {
+        let bare = get(path).send(addr);
+        assert_eq!(bare.status, 401, "{path}: {}", bare.body);
+    }
+    let visit = get(&format!("/?token={token}")).send(addr);
+    assert_eq!(visit.status, 303);
+    assert_eq!(visit.header("location"), Some("/"));
+    let cookie = visit.header("set-cookie").expect("cookie").to_string();
+    assert!(
+        cookie.starts_with(&format!("cafleet_token={token};")),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().expect("pair").to_string();
+    let page = get("/").header("Cookie", pair.clone()).send(addr);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<title>cafleet</title>"));
+    let api = get("/api/fleets").header("Cookie", pair).send(addr);
+    assert_eq!(api.status, 200, "{}", api.body);
+
+    // Another start, another token.
+    let (_second, other) = start_binary(home.path(), &[]);
+    assert_ne!(other.split_once('/').expect("path").1, query);
+}
+
+#[test]
+fn no_token_serves_loopback_openly() {
+    let home = tempfile::tempdir().expect("tmp");
+    let (_child, url) = start_binary(home.path(), &["--no-token"]);
+    let (host, query) = url.split_once('/').expect("path");
+    assert_eq!(query, "");
+    let addr: SocketAddr = host.parse().expect("address");
+    assert_eq!(get("/api/fleets").send(addr).status, 200);
 }
 
 /// `cafleet web` as a binary: prints its URL and serves the page (with a token, after
@@ -509,4 +604,114 @@ fn the_binary_prints_its_url_and_serves() {
         .send(addr);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<title>cafleet</title>"));
+}
+
+/// 60 messages of 1 MiB: a timeline page stays small (previews), its size bounded
+/// whatever `limit` asks for, and each body is still there whole on its own route.
+#[test]
+fn a_timeline_of_huge_messages_is_listed_small() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = seeded(tmp.path());
+    {
+        let mut registry = cafleet::registry::Registry::open(&db).expect("open");
+        let body = vec![b'x'; 1024 * 1024];
+        for _ in 0..60 {
+            registry
+                .insert_message(1, "api", "web", &body, "message")
+                .expect("insert");
+        }
+    }
+    let addr = serve(db, None);
+    let page = get("/api/fleets/shop/messages?limit=1000").send(addr);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.len() < 512 * 1024,
+        "a page of 1 MiB messages is {} bytes",
+        page.body.len()
+    );
+    let rows = page.json();
+    let rows = rows.as_array().expect("array");
+    assert!(rows.len() <= 200, "{} rows", rows.len());
+    let last = rows.last().expect("rows");
+    assert_eq!(last["size"], 1024 * 1024);
+    assert_eq!(last["truncated"], true);
+    let id = last["id"].as_i64().expect("id");
+    let whole = get(&format!("/api/fleets/shop/messages/{id}")).send(addr);
+    assert_eq!(whole.status, 200);
+    assert_eq!(
+        whole.json()["body"].as_str().map(str::len),
+        Some(1024 * 1024)
+    );
+}
+
+/// A client that sends half a request header and stalls is closed within seconds.
+#[test]
+fn a_half_sent_header_is_closed() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let addr = serve(seeded(tmp.path()), None);
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .write_all(b"GET /api/fleets HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .expect("write");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    // The server ends the connection: EOF (perhaps after a 408), or a reset.
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => continue,
+        }
+    }
+    let held = started.elapsed();
+    assert!(
+        held < Duration::from_secs(8),
+        "a half-sent header was held open {held:?}"
+    );
+}
+
+/// Sends past the documented rate (a burst of 20, then 5 a second) answer 429 with
+/// `Retry-After`, and store nothing.
+#[test]
+fn fast_sends_get_429() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = seeded(tmp.path());
+    let addr = serve(db.clone(), None);
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..40 {
+        let response = post_json("/api/fleets/shop/broadcast", r#"{"body": "flood"}"#).send(addr);
+        if response.status == 429 {
+            retry_after = response.header("retry-after").map(String::from);
+            assert!(
+                response.json()["error"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("too many messages"))
+            );
+        }
+        statuses.push(response.status);
+    }
+    let accepted = statuses.iter().filter(|s| **s == 201).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(accepted + limited, 40, "{statuses:?}");
+    assert!(limited >= 10, "{statuses:?}");
+    assert!((20..=30).contains(&accepted), "{statuses:?}");
+    assert!(retry_after.is_some());
+    // Only the accepted ones were stored (a broadcast is one row per recipient).
+    let registry = cafleet::registry::Registry::open(&db).expect("open");
+    let stored = registry
+        .timeline_page(
+            1,
+            &cafleet::registry::timeline::Page {
+                member: Some("operator"),
+                after: 3,
+                before: None,
+                limit: 1000,
+            },
+        )
+        .expect("timeline");
+    assert_eq!(stored.len(), accepted * 2);
 }

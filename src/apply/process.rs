@@ -240,6 +240,23 @@ pub fn terminate_marked(marker: &[String], grace: Duration) -> usize {
     marked.len()
 }
 
+/// This process and its ancestors up to (not including) init, nearest first; just this
+/// process where `/proc` cannot tell (not Linux).
+pub fn ancestry() -> Vec<u32> {
+    let mut chain = vec![std::process::id()];
+    let mut pid = std::process::id();
+    while let Some(parent) = parent_of(pid).filter(|p| *p > 1 && !chain.contains(p)) {
+        chain.push(parent);
+        pid = parent;
+    }
+    chain
+}
+
+/// Whether `/proc` describes processes here (Linux), so [`ancestry`] is complete.
+pub fn has_proc() -> bool {
+    parent_of(std::process::id()).is_some()
+}
+
 fn parent_of(pid: u32) -> Option<u32> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &text[text.rfind(')')? + 1..];

@@ -50,7 +50,13 @@ pub struct FleetView {
     pub file: Option<String>,
     /// Why that file could not be read (drift is then only the pane tags' word).
     pub file_error: Option<String>,
+    /// Why the panes could not be looked at (a tmux server that does not answer): the
+    /// agents' state is then `unknown`, with this as the reason.
+    pub tmux_warning: Option<String>,
 }
+
+/// The state shown for an agent whose pane could not be looked at.
+pub const UNKNOWN: &str = "unknown";
 
 /// The state of every agent of `fleet` that has not been removed, oldest first.
 /// `tmux_socket` overrides the socket the fleet recorded (`--tmux-socket`).
@@ -83,15 +89,29 @@ pub fn fleet_view(
         _ => None,
     };
     let tmux = tmux_for(tmux_socket, &fleet.socket);
+    // A server that does not answer (stopped, wedged) is not an error of the view: the
+    // panes are unknown, said once as a warning and as each agent's reason.
+    let mut tmux_warning = None;
     let panes = if fleet.status == "up" {
-        FleetPanes::list(&tmux, &fleet.name)?
+        match FleetPanes::list(&tmux, &fleet.name) {
+            Ok(panes) => panes,
+            Err(err) if tmux.hung() => {
+                tmux_warning = Some(err.message);
+                FleetPanes::none()
+            }
+            Err(err) => return Err(err),
+        }
     } else {
         FleetPanes::none()
     };
     let unread = registry.unread_counts(fleet.id)?;
     let agents = registry.agents(fleet.id)?;
     // Agents no monitor has looked at since they started: one batched capture for all.
-    let screens = panes.screens(&tmux, agents.iter().filter(|a| a.status == "starting"))?;
+    let screens = if tmux_warning.is_some() {
+        Default::default()
+    } else {
+        panes.screens(&tmux, agents.iter().filter(|a| a.status == "starting"))?
+    };
     let mut rows = Vec::new();
     for agent in agents {
         if agent.status == "removed" {
@@ -105,6 +125,11 @@ pub fn fleet_view(
                 agent.status.clone(),
                 agent.status_reason.clone(),
                 recorded,
+            ),
+            None if tmux_warning.is_some() => (
+                UNKNOWN.to_string(),
+                tmux_warning.clone(),
+                "pane".to_string(),
             ),
             None => (
                 "dead".to_string(),
@@ -195,6 +220,7 @@ pub fn fleet_view(
         agents: rows,
         file,
         file_error,
+        tmux_warning,
     })
 }
 

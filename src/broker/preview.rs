@@ -8,32 +8,10 @@
 pub const PREVIEW_CHARS: usize = 80;
 
 /// Replaces every character a terminal would act on with a visible stand-in; plain text
-/// (including emoji and other non-ASCII) is kept. CR LF becomes one `⏎`.
+/// (including emoji and other non-ASCII) is kept. CR LF becomes one `⏎`. The stand-ins
+/// are [`crate::safe_text`]'s, the same an operator's terminal shows.
 pub fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push('⏎');
-            }
-            '\n' | '\u{2028}' | '\u{2029}' | '\u{85}' => out.push('⏎'),
-            '\t' => out.push('→'),
-            // The Unicode "control pictures" block has a glyph for each C0 byte (␛, ␀…).
-            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('·')),
-            '\u{7f}' => out.push('␡'),
-            '\u{80}'..='\u{9f}' => out.push('·'),
-            // Bidirectional overrides and isolates can reorder what the reader sees.
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' => {
-                out.push('·')
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    crate::safe_text::line(text).into_owned()
 }
 
 /// The first `max` characters of `text` sanitised, with `…` when it was cut.

@@ -52,6 +52,9 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
         },
         None => pick_fleet(&registry, None)?,
     };
+    // From inside an agent's pane: only its own fleet, and only by its Director/monitor.
+    super::identity::lane_fleet(Some(&fleet.name))?;
+    super::identity::require_manager(&registry, &fleet, "bring the fleet down")?;
     let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
     let db = registry.path().to_owned();
     let fleet_lock =

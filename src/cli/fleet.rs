@@ -41,7 +41,11 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
         FleetCommand::Create { name, backend } => create(globals, &name, backend),
         FleetCommand::List { json } => {
             let registry = globals.registry()?;
-            let fleets = registry.fleets()?;
+            let mut fleets = registry.fleets()?;
+            // An agent sees only its own fleet.
+            if let Some(me) = super::identity::caller()? {
+                fleets.retain(|f| f.name == me.fleet);
+            }
             if json {
                 print_json(&fleets)?;
             } else if fleets.is_empty() {
@@ -74,6 +78,7 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
         }
         FleetCommand::Show { name, json } => {
             let registry = globals.registry()?;
+            super::identity::lane_fleet(Some(&name))?;
             let fleet = registry.require_fleet(&name)?;
             let mut agents: Vec<_> = registry
                 .agents(fleet.id)?
@@ -118,7 +123,9 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
         }
         FleetCommand::Delete { name } => {
             let mut registry = globals.registry()?;
+            super::identity::lane_fleet(Some(&name))?;
             let fleet = registry.require_fleet(&name)?;
+            super::identity::require_manager(&registry, &fleet, "delete the fleet")?;
             let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
             let db = registry.path().to_owned();
             let fleet_lock = crate::registry::lock::Lock::named(

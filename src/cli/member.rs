@@ -6,11 +6,13 @@ use std::process::ExitCode;
 
 use camino::Utf8PathBuf;
 
+use super::identity::{check_name, require_manager};
 use super::{Globals, pick_fleet, print, print_json};
 use crate::apply;
 use crate::backend::{self, BackendName};
 use crate::error::{Error, Result};
 use crate::manifest::{LaunchSpec, RESERVED_NAMES, Role, is_valid_name};
+use crate::safe_text::line;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum MemberCommand {
@@ -19,12 +21,14 @@ pub enum MemberCommand {
     /// Stop an agent and remove it from the fleet (its messages stay)
     Delete {
         name: String,
-        #[arg(long, env = "CAFLEET_FLEET")]
+        /// The fleet (default: this agent's own, else $CAFLEET_FLEET, else the only one)
+        #[arg(long)]
         fleet: Option<String>,
     },
     /// List the fleet's agents (like `cafleet ps --fleet`)
     List {
-        #[arg(long, env = "CAFLEET_FLEET")]
+        /// The fleet (default: this agent's own, else $CAFLEET_FLEET, else the only one)
+        #[arg(long)]
         fleet: Option<String>,
         #[arg(long)]
         json: bool,
@@ -32,7 +36,8 @@ pub enum MemberCommand {
     /// One agent's details
     Show {
         name: String,
-        #[arg(long, env = "CAFLEET_FLEET")]
+        /// The fleet (default: this agent's own, else $CAFLEET_FLEET, else the only one)
+        #[arg(long)]
         fleet: Option<String>,
         #[arg(long)]
         json: bool,
@@ -42,13 +47,15 @@ pub enum MemberCommand {
         name: String,
         /// The text to type; Enter follows
         text: String,
-        #[arg(long, env = "CAFLEET_FLEET")]
+        /// The fleet (default: this agent's own, else $CAFLEET_FLEET, else the only one)
+        #[arg(long)]
         fleet: Option<String>,
     },
     /// Wake an agent: Escape where a prompt shows, then Enter
     Ping {
         name: String,
-        #[arg(long, env = "CAFLEET_FLEET")]
+        /// The fleet (default: this agent's own, else $CAFLEET_FLEET, else the only one)
+        #[arg(long)]
         fleet: Option<String>,
     },
     /// Store an ack-able nudge for an agent and announce it in its pane
@@ -57,7 +64,8 @@ pub enum MemberCommand {
         /// What the nudge says
         #[arg(default_value = "please check your inbox: run `cafleet message inbox`")]
         text: String,
-        #[arg(long, env = "CAFLEET_FLEET")]
+        /// The fleet (default: this agent's own, else $CAFLEET_FLEET, else the only one)
+        #[arg(long)]
         fleet: Option<String>,
         /// Who nudges (default: $CAFLEET_MEMBER, else `operator`)
         #[arg(long = "as", value_name = "MEMBER")]
@@ -69,7 +77,8 @@ pub enum MemberCommand {
         /// Print the last N lines (scrollback included), like `tail -n`; 0: the visible screen
         #[arg(long, default_value_t = 0)]
         lines: u32,
-        #[arg(long, env = "CAFLEET_FLEET")]
+        /// The fleet (default: this agent's own, else $CAFLEET_FLEET, else the only one)
+        #[arg(long)]
         fleet: Option<String>,
     },
 }
@@ -101,7 +110,8 @@ pub struct CreateArgs {
     /// The fake agent's options as JSON (`backend = fake` only)
     #[arg(long, hide = true)]
     pub fake_options: Option<String>,
-    #[arg(long, env = "CAFLEET_FLEET")]
+    /// The fleet (default: this agent's own, else $CAFLEET_FLEET, else the only one)
+    #[arg(long)]
     pub fleet: Option<String>,
     /// The program to run (`--backend command`), after `--`
     #[arg(last = true)]
@@ -114,6 +124,7 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
         MemberCommand::Delete { name, fleet } => {
             let mut registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
+            require_manager(&registry, &fleet, "delete members")?;
             let agent = registry.require_agent(fleet.id, &fleet.name, &name)?;
             if agent.role == "director" {
                 return Err(Error::usage("the Director cannot be deleted")
@@ -163,20 +174,20 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
                     agent.role,
                     fleet.name,
                     agent.backend,
-                    agent.model.as_deref().unwrap_or("-"),
+                    line(agent.model.as_deref().unwrap_or("-")),
                     agent.origin,
                     agent.status,
                     agent
                         .status_reason
                         .as_deref()
-                        .map(|r| format!(" ({r})"))
+                        .map(|r| format!(" ({})", line(r)))
                         .unwrap_or_default(),
                     agent.status_signal,
                     agent.status_since,
                     agent.pane_id.as_deref().unwrap_or("-"),
                 );
                 if !agent.description.is_empty() {
-                    text.push_str(&format!("  description: {}\n", agent.description));
+                    text.push_str(&format!("  description: {}\n", line(&agent.description)));
                 }
                 if let Some(spec) = spec {
                     let argv: Vec<String> = spec
@@ -206,13 +217,24 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
         } => {
             let mut registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
-            let sender = sender
-                .or_else(|| {
-                    std::env::var(super::identity::MEMBER_ENV)
-                        .ok()
-                        .filter(|s| !s.is_empty())
-                })
-                .unwrap_or_else(|| "operator".into());
+            require_manager(&registry, &fleet, "nudge members")?;
+            if let Some(sender) = &sender {
+                check_name("--as name", sender)?;
+            }
+            // Inside a pane the nudge is from that agent, whatever `--as` says.
+            let sender = match super::identity::caller()? {
+                Some(me) => {
+                    if let Some(other) = sender.as_deref().filter(|s| *s != me.member) {
+                        return Err(Error::usage(format!(
+                            "this pane is `{}`; it cannot nudge as `{other}`",
+                            me.member
+                        ))
+                        .hint("drop --as: a nudge from an agent's pane is from that agent"));
+                    }
+                    me.member
+                }
+                None => sender.unwrap_or_else(|| "operator".into()),
+            };
             registry.require_agent(fleet.id, &fleet.name, &name)?;
             let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
             let delivery =
@@ -246,6 +268,15 @@ fn describe(outcome: &crate::broker::Outcome) -> String {
 fn type_line(globals: &Globals, name: &str, text: &str, fleet: Option<&str>) -> Result<ExitCode> {
     let mut registry = globals.registry()?;
     let fleet = pick_fleet(&registry, fleet)?;
+    require_manager(
+        &registry,
+        &fleet,
+        if text.is_empty() {
+            "ping members"
+        } else {
+            "type into members' panes"
+        },
+    )?;
     let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
     match crate::broker::type_line(&mut registry, &tmux, &fleet, name, text)? {
         crate::broker::Outcome::Queued { reason } => Err(Error::failure(format!(
@@ -335,6 +366,15 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
     let mut registry = globals.registry()?;
     let db_path = apply::absolute_db(registry.path());
     let fleet = pick_fleet(&registry, args.fleet.as_deref())?;
+    require_manager(&registry, &fleet, "create members")?;
+    // One change to the fleet's panes at a time, like `up`: two creates of one name would
+    // both find it free and both start a pane, and two creates at once would both find
+    // the same window with room. Read the fleet again once holding the lock.
+    let _fleet_lock = crate::registry::lock::Lock::named(
+        &db_path,
+        &crate::registry::lock::fleet_name(&fleet.name),
+    )?;
+    let fleet = registry.require_fleet(&fleet.name)?;
     if fleet.status != "up" {
         let how = match &fleet.manifest_path {
             Some(file) => format!("`cafleet up {file}`"),
@@ -395,8 +435,21 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
         Role::Member
     };
     let hash = spec.hash();
+    // The fleet file's window settings, when it has one that still loads.
+    let (layout, panes_per_window, window_size) = fleet
+        .manifest_path
+        .as_deref()
+        .and_then(|file| super::config::load(globals, file.as_ref()).ok())
+        .map(|f| (f.layout, f.panes_per_window, f.window_size))
+        .unwrap_or_else(|| {
+            (
+                "tiled".to_string(),
+                4,
+                crate::manifest::default_window_size("tiled", 4),
+            )
+        });
     let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
-    let pane = apply::spawn(
+    let spawned = apply::spawn(
         &mut apply::Env {
             registry: &mut registry,
             tmux: &tmux,
@@ -410,11 +463,27 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
             origin: "cli",
             spec: &spec,
             hash: &hash,
-            layout: "tiled",
-            panes_per_window: 4,
-            window_size: crate::manifest::default_window_size("tiled", 4),
+            layout: &layout,
+            panes_per_window,
+            window_size,
         },
-    )?;
+    );
+    let pane = match spawned {
+        Ok(pane) => pane,
+        Err(err) => {
+            // Nothing runs for it: the row `spawn` wrote is not left behind as `dead`.
+            if let Some(row) = registry.agent(fleet.id, name)? {
+                registry.clear_agent_pane(row.id, "removed", Some("member create failed"))?;
+                registry.event(
+                    Some(fleet.id),
+                    Some(name),
+                    "spawn.failed",
+                    serde_json::json!({"reason": err.message}),
+                )?;
+            }
+            return Err(err);
+        }
+    };
     crate::courier::ensure_or_warn(&db_path, globals.tmux_socket.as_deref(), &fleet.name);
     print(&format!("created {name} in {pane}\n"))?;
     Ok(ExitCode::SUCCESS)

@@ -349,7 +349,13 @@ fn inbox(globals: &Globals, args: InboxArgs) -> Result<()> {
             format!(" ({})", m.kind)
         };
         out.extend_from_slice(
-            format!("#{} from {}{kind} at {}\n", m.id, m.sender, m.created_at).as_bytes(),
+            format!(
+                "#{} from {}{kind} at {}\n",
+                m.id,
+                crate::safe_text::line(&m.sender),
+                m.created_at
+            )
+            .as_bytes(),
         );
         push_body(&mut out, &m.body);
     }
@@ -446,14 +452,10 @@ fn push_body(out: &mut Vec<u8>, body: &[u8]) {
     }
 }
 
+/// Prints bodies and headers with [`crate::safe_text`]'s stand-ins (`--json` has the
+/// exact bytes).
 fn print_bytes(bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(err) => Err(Error::failure(format!("cannot write to stdout: {err}"))),
-    }
+    print(&crate::safe_text::bytes(bytes))
 }
 
 #[cfg(test)]

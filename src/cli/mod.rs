@@ -187,8 +187,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Writes to stdout, treating a closed pipe (`cafleet ps | head`) as success.
+/// Writes to stdout, treating a closed pipe (`cafleet ps | head`) as success. Every
+/// control character but line feed and tab is shown as a visible stand-in
+/// ([`crate::safe_text`]): what commands print comes from the registry, agents and
+/// files, and must never drive the operator's terminal.
 pub(crate) fn print(text: &str) -> Result<()> {
+    print_raw(&crate::safe_text::text(text))
+}
+
+/// [`print`] without the stand-ins, for JSON (which escapes control characters itself
+/// and must stay exact).
+pub(crate) fn print_raw(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -202,17 +211,15 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value)
         .map_err(|err| Error::failure(format!("cannot encode JSON: {err}")))?;
     text.push('\n');
-    print(&text)
+    print_raw(&text)
 }
 
-/// The fleet a command acts on: `flag` (or `CAFLEET_FLEET`), else the only registered
-/// fleet; an error listing the fleets otherwise.
+/// The fleet a command acts on: inside an agent's pane the agent's own (another `flag` is
+/// refused, see [`identity`]); for an operator `flag` (or `CAFLEET_FLEET`), else the only
+/// registered fleet; an error listing the fleets otherwise.
 pub(crate) fn pick_fleet(
     registry: &crate::registry::Registry,
     flag: Option<&str>,
 ) -> Result<crate::registry::fleets::FleetRow> {
-    let env = std::env::var(identity::FLEET_ENV)
-        .ok()
-        .filter(|s| !s.trim().is_empty());
-    identity::resolve_fleet(registry, flag.map(String::from).or(env))
+    identity::resolve_fleet(registry, identity::lane_fleet(flag)?)
 }

@@ -15,7 +15,7 @@ use crate::monitor::run::{self, Options};
 pub enum MonitorCommand {
     /// Run the scan → ping → sleep loop in the foreground (one per fleet)
     Start {
-        #[arg(long, env = "CAFLEET_FLEET")]
+        #[arg(long)]
         fleet: Option<String>,
         /// The period between ticks (default: the stored setting, else 60s)
         #[arg(long, value_parser = parse_duration)]
@@ -29,14 +29,14 @@ pub enum MonitorCommand {
     },
     /// Whether the loop runs, its last tick, and every agent's state and since when
     Status {
-        #[arg(long, env = "CAFLEET_FLEET")]
+        #[arg(long)]
         fleet: Option<String>,
         #[arg(long)]
         json: bool,
     },
     /// Print the loop's settings, or change them (a running loop reads them each tick)
     Config {
-        #[arg(long, env = "CAFLEET_FLEET")]
+        #[arg(long)]
         fleet: Option<String>,
         #[arg(long, value_parser = parse_duration)]
         interval: Option<Duration>,
@@ -63,6 +63,7 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
         } => {
             let registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
+            super::identity::require_manager(&registry, &fleet, "run the monitor loop")?;
             if fleet.status != "up" {
                 return Err(Error::failure(format!("fleet `{}` is down", fleet.name))
                     .hint("bring it up with `cafleet up` first"));
@@ -177,6 +178,11 @@ pub fn run(globals: &Globals, cmd: MonitorCommand) -> Result<ExitCode> {
             let mut registry = globals.registry()?;
             let fleet = pick_fleet(&registry, fleet.as_deref())?;
             if interval.is_some() || stall_after.is_some() {
+                super::identity::require_manager(
+                    &registry,
+                    &fleet,
+                    "change the monitor's settings",
+                )?;
                 registry.configure_monitor(fleet.id, interval.map(ms), stall_after.map(ms))?;
             }
             let row = registry.monitor(fleet.id)?;

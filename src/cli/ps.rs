@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {
     /// Only this fleet (default: every fleet)
-    #[arg(long, env = "CAFLEET_FLEET")]
+    #[arg(long)]
     pub fleet: Option<String>,
     /// Print JSON
     #[arg(long)]
@@ -22,7 +22,7 @@ pub struct PsArgs {
 /// Attach to a fleet's tmux session
 #[derive(Debug, clap::Args)]
 pub struct AttachArgs {
-    #[arg(long, env = "CAFLEET_FLEET")]
+    #[arg(long)]
     pub fleet: Option<String>,
 }
 
@@ -34,7 +34,7 @@ pub struct LogsArgs {
     /// Print the last N lines (scrollback included), like `tail -n`; 0: the visible screen
     #[arg(long, default_value_t = 0)]
     pub lines: u32,
-    #[arg(long, env = "CAFLEET_FLEET")]
+    #[arg(long)]
     pub fleet: Option<String>,
 }
 
@@ -42,7 +42,7 @@ pub struct LogsArgs {
 /// nudge and delivery
 #[derive(Debug, clap::Args)]
 pub struct EventsArgs {
-    #[arg(long, env = "CAFLEET_FLEET")]
+    #[arg(long)]
     pub fleet: Option<String>,
     /// Only events at or after this time (`2026-11-24T20:00:00Z`, or a prefix such as `2026-11-24`)
     #[arg(long)]
@@ -57,8 +57,9 @@ pub struct EventsArgs {
 
 pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
     let registry = globals.registry()?;
-    let fleets = match &args.fleet {
-        Some(name) => vec![registry.require_fleet(name)?],
+    // An agent sees its own fleet only; an operator every fleet unless `--fleet` says.
+    let fleets = match super::identity::lane_fleet(args.fleet.as_deref())? {
+        Some(name) => vec![registry.require_fleet(&name)?],
         None => registry.fleets()?,
     };
     let mut rows = Vec::new();
@@ -66,6 +67,12 @@ pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
     let mut header = String::new();
     for fleet in &fleets {
         let view = apply::fleet_view(globals.tmux_socket.as_deref(), &registry, fleet)?;
+        if let Some(warning) = &view.tmux_warning {
+            warn(&format!(
+                "fleet {}: its agents' state is unknown: {warning}",
+                fleet.name
+            ));
+        }
         if !view.agents.is_empty() {
             match (&view.file, &view.file_error) {
                 (Some(file), None) => {
@@ -112,8 +119,28 @@ pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Left-aligned columns separated by two spaces.
+/// `warning: …` on stderr, with control characters as stand-ins.
+pub(crate) fn warn(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "warning: {}",
+        crate::safe_text::text(text)
+    );
+}
+
+/// Left-aligned columns separated by two spaces; every cell is one line with its control
+/// characters shown as stand-ins ([`crate::safe_text::line`]).
 pub(crate) fn format_table(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| crate::safe_text::line(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = rows.as_slice();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -153,6 +180,7 @@ pub fn run_attach(globals: &Globals, args: AttachArgs) -> Result<ExitCode> {
 pub fn run_logs(globals: &Globals, args: LogsArgs) -> Result<ExitCode> {
     let registry = globals.registry()?;
     let fleet = pick_fleet(&registry, args.fleet.as_deref())?;
+    super::identity::require_manager(&registry, &fleet, "read members' panes")?;
     let agent = registry.require_agent(fleet.id, &fleet.name, &args.member)?;
     let history = (args.lines > 0).then_some(args.lines);
     let text = apply::pane_text(globals.tmux_socket.as_deref(), &fleet, &agent, history)?;
@@ -162,8 +190,8 @@ pub fn run_logs(globals: &Globals, args: LogsArgs) -> Result<ExitCode> {
 
 pub fn run_events(globals: &Globals, args: EventsArgs) -> Result<ExitCode> {
     let registry = globals.registry()?;
-    let fleet_id = match &args.fleet {
-        Some(name) => Some(registry.require_fleet(name)?.id),
+    let fleet_id = match super::identity::lane_fleet(args.fleet.as_deref())? {
+        Some(name) => Some(registry.require_fleet(&name)?.id),
         None => None,
     };
     let mut after = 0;
@@ -173,7 +201,7 @@ pub fn run_events(globals: &Globals, args: EventsArgs) -> Result<ExitCode> {
             if args.json {
                 let line =
                     serde_json::to_string(event).map_err(|e| Error::failure(e.to_string()))?;
-                print(&format!("{line}\n"))?;
+                super::print_raw(&format!("{line}\n"))?;
             } else {
                 print(&format!(
                     "{}  {:<10} {:<12} {:<14} {}\n",

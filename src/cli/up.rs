@@ -106,6 +106,11 @@ pub(crate) fn run_fleet(
     }
     let db_path = apply::absolute_db(&globals.db_path()?);
     let mut registry = crate::registry::Registry::open(&db_path)?;
+    // From inside an agent's pane: only its own fleet, and only by its Director/monitor.
+    super::identity::lane_fleet(Some(&fleet.name))?;
+    if let Some(row) = registry.fleet_by_name(&fleet.name)? {
+        super::identity::require_manager(&registry, &row, "bring the fleet up")?;
+    }
     let socket = globals
         .tmux_socket
         .clone()

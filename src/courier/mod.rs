@@ -76,7 +76,7 @@ pub fn ensure_or_warn(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) {
         for hint in &err.hints {
             text.push_str(&format!("hint: {hint}\n"));
         }
-        eprint!("{text}");
+        eprint!("{}", crate::safe_text::text(&text));
     }
 }
 

@@ -152,11 +152,15 @@ pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Resu
             tick_no,
         ) {
             Ok(summary) => {
-                let _ = writeln!(out, "tick {tick_no}: {summary}");
+                let _ = writeln!(out, "tick {tick_no}: {}", crate::safe_text::text(&summary));
             }
             // A tick that fails (tmux restarting, say) is reported and the loop goes on.
             Err(err) => {
-                let _ = writeln!(out, "tick {tick_no} failed: {}", err.message);
+                let _ = writeln!(
+                    out,
+                    "tick {tick_no} failed: {}",
+                    crate::safe_text::text(&err.message)
+                );
                 registry.event(
                     Some(fleet.id),
                     None,

@@ -1,5 +1,6 @@
 //! Read-only views for the admin web UI: a fleet's message timeline (every message,
-//! whoever sent it, oldest first, optionally one member's thread) and the cheap
+//! whoever sent it, oldest first, optionally one member's thread; pages of previews, so
+//! a listing never carries whole megabyte bodies) and the cheap
 //! "has anything changed" versions the UI's live updates poll. Only `SELECT`s: storing
 //! and delivering messages belongs to `messages` and the broker.
 
@@ -28,7 +29,119 @@ pub struct Versions {
     pub agents: String,
 }
 
+/// How many bytes of a body a [`TimelineEntry`] carries.
+pub const PREVIEW_BYTES: i64 = 1024;
+
+/// One message as the timeline lists it: the start of its body, not the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineEntry {
+    pub id: i64,
+    pub sender: String,
+    pub recipient: String,
+    /// The first [`PREVIEW_BYTES`] bytes of the body as text (never a broken character).
+    pub preview: String,
+    /// The whole body's length in bytes.
+    pub size: i64,
+    /// Whether `preview` is less than the whole body.
+    pub truncated: bool,
+    pub kind: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub broadcast_id: Option<i64>,
+    pub created_at: String,
+    pub notified_at: Option<String>,
+    pub read_at: Option<String>,
+    pub acked_at: Option<String>,
+}
+
+/// The first bytes of a body as text. When `cut` (the body goes on), a character cut in
+/// half at the end is dropped; other bytes that are not UTF-8 become U+FFFD.
+fn preview_text(bytes: &[u8], cut: bool) -> String {
+    let mut end = bytes.len();
+    if cut
+        && let Some(i) = (bytes.len().saturating_sub(3)..bytes.len())
+            .rev()
+            .find(|&i| bytes[i] & 0xc0 != 0x80)
+    {
+        let needs = match bytes[i] {
+            b if b >= 0xf0 => 4,
+            b if b >= 0xe0 => 3,
+            b if b >= 0xc0 => 2,
+            _ => 1,
+        };
+        if i + needs > bytes.len() {
+            end = i;
+        }
+    }
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Which page of the timeline: ids above `after` and below `before`, the newest `limit`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page<'a> {
+    pub member: Option<&'a str>,
+    pub after: i64,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
 impl Registry {
+    /// One page of a fleet's timeline, oldest first, as previews: SQLite hands over only
+    /// the first [`PREVIEW_BYTES`] of each body, so a page of huge messages stays small.
+    pub fn timeline_page(&self, fleet_id: i64, page: &Page<'_>) -> Result<Vec<TimelineEntry>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT * FROM (
+                SELECT id, sender, recipient, substr(body, 1, ?5), length(CAST(body AS BLOB)),
+                       kind, state, state_reason, broadcast_id, created_at, notified_at,
+                       read_at, acked_at
+                FROM messages
+                WHERE fleet_id = ?1 AND id > ?2 AND (?3 IS NULL OR id < ?3)
+                  AND (?4 IS NULL OR sender = ?4 OR recipient = ?4)
+                ORDER BY id DESC LIMIT ?6
+             ) ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![
+                    fleet_id,
+                    page.after,
+                    page.before,
+                    page.member,
+                    PREVIEW_BYTES,
+                    page.limit
+                ],
+                |r| {
+                    use rusqlite::types::ValueRef;
+                    let head: Vec<u8> = match r.get_ref(3)? {
+                        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+                        ValueRef::Null => Vec::new(),
+                        ValueRef::Integer(n) => n.to_string().into_bytes(),
+                        ValueRef::Real(x) => x.to_string().into_bytes(),
+                    };
+                    let size: i64 = r.get::<_, Option<i64>>(4)?.unwrap_or(0);
+                    let truncated = (head.len() as i64) < size;
+                    Ok(TimelineEntry {
+                        id: r.get(0)?,
+                        sender: r.get(1)?,
+                        recipient: r.get(2)?,
+                        preview: preview_text(&head, truncated),
+                        truncated,
+                        size,
+                        kind: r.get(5)?,
+                        state: r.get(6)?,
+                        state_reason: r.get(7)?,
+                        broadcast_id: r.get(8)?,
+                        created_at: r.get(9)?,
+                        notified_at: r.get(10)?,
+                        read_at: r.get(11)?,
+                        acked_at: r.get(12)?,
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// Messages of a fleet with an id above `after_id`, oldest first; only those `member`
     /// sent or received when given. With `limit`, the newest `limit` of them.
     pub fn timeline(
@@ -117,6 +230,58 @@ mod tests {
         let newest = registry.timeline(1, None, 0, 2).unwrap();
         assert_eq!(newest.iter().map(|m| m.id).collect::<Vec<_>>(), [2, 3]);
         assert!(registry.timeline(1, None, 3, 100).unwrap().is_empty());
+    }
+
+    #[test]
+    fn pages_carry_previews_and_move_with_before() {
+        let mut registry = seeded();
+        let big = "é".repeat(2000);
+        registry
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO messages (fleet_id, sender, recipient, body) VALUES (1, 'api', 'web', ?1)",
+                    [big.as_bytes()],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let page = |after, before, limit| Page {
+            member: None,
+            after,
+            before,
+            limit,
+        };
+        let all = registry.timeline_page(1, &page(0, None, 100)).unwrap();
+        assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(all[1].preview, "ok\u{fffd}");
+        assert!(!all[0].truncated);
+        let long = &all[3];
+        assert_eq!(long.size, 4000);
+        assert!(long.truncated);
+        // 1024 bytes of two-byte characters: 512 whole ones.
+        assert_eq!(long.preview, "é".repeat(512));
+        let older = registry.timeline_page(1, &page(0, Some(4), 2)).unwrap();
+        assert_eq!(older.iter().map(|m| m.id).collect::<Vec<_>>(), [2, 3]);
+        let web = registry
+            .timeline_page(
+                1,
+                &Page {
+                    member: Some("api"),
+                    ..page(0, None, 10)
+                },
+            )
+            .unwrap();
+        assert_eq!(web.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 4]);
+    }
+
+    #[test]
+    fn a_cut_character_is_dropped_from_a_preview() {
+        assert_eq!(preview_text("aé".as_bytes(), true), "aé");
+        assert_eq!(preview_text(&"aé".as_bytes()[..2], true), "a");
+        assert_eq!(preview_text(&"a€".as_bytes()[..3], true), "a");
+        assert_eq!(preview_text(b"a\xffb", true), "a\u{fffd}b");
+        // A body that really ends in a broken character shows it as U+FFFD.
+        assert_eq!(preview_text(b"a\xc3", false), "a\u{fffd}");
     }
 
     #[test]

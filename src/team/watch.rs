@@ -119,8 +119,11 @@ pub fn watch(
                     .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "{:>7} {}: {}{reason}",
-                    "state", agent.name, agent.state
+                    "{:>7} {}: {}{}",
+                    "state",
+                    agent.name,
+                    agent.state,
+                    crate::safe_text::line(&reason)
                 );
             }
         }
@@ -186,8 +189,12 @@ fn print_messages(
         };
         let _ = writeln!(
             out,
-            "{:>7} #{} {} → {}: {short}{more}",
-            "message", message.id, message.sender, message.recipient
+            "{:>7} #{} {} → {}: {}{more}",
+            "message",
+            message.id,
+            crate::safe_text::line(&message.sender),
+            crate::safe_text::line(&message.recipient),
+            crate::safe_text::line(&short)
         );
     }
     Ok(())

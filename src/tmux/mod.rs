@@ -31,7 +31,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 pub use command::{Batch, Cmd};
 pub use ids::{PaneId, SessionId, Target, WindowId};
@@ -85,6 +86,26 @@ struct Inner {
     socket: Socket,
     config: Option<PathBuf>,
     invocations: AtomicUsize,
+    /// How long one tmux process may take before it is killed (see [`call_timeout`]).
+    timeout: Duration,
+    /// Set once a call timed out: the server does not answer, so later calls on this
+    /// handle fail at once instead of waiting out the timeout again each.
+    hung: AtomicBool,
+}
+
+/// How long one tmux call may take: `CAFLEET_TMUX_TIMEOUT` seconds (a decimal number,
+/// above 0), else 5 s. A server that is stopped (SIGSTOP) or wedged accepts the client's
+/// connection and never answers; the client would wait forever.
+pub const TIMEOUT_ENV: &str = "CAFLEET_TMUX_TIMEOUT";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn call_timeout() -> Duration {
+    std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_TIMEOUT)
 }
 
 impl Tmux {
@@ -133,6 +154,8 @@ impl Tmux {
                 socket,
                 config,
                 invocations: AtomicUsize::new(0),
+                timeout: call_timeout(),
+                hung: AtomicBool::new(false),
             }),
         }
     }
@@ -143,6 +166,24 @@ impl Tmux {
 
     pub fn config(&self) -> Option<&Path> {
         self.inner.config.as_deref()
+    }
+
+    /// The same server with calls limited to `timeout` each.
+    pub fn with_timeout(&self, timeout: Duration) -> Tmux {
+        let mut tmux = Tmux::build(
+            self.inner.program.clone(),
+            self.inner.socket.clone(),
+            self.inner.config.clone(),
+        );
+        if let Some(inner) = Arc::get_mut(&mut tmux.inner) {
+            inner.timeout = timeout;
+        }
+        tmux
+    }
+
+    /// Whether a call on this handle (or a clone) timed out: the server does not answer.
+    pub fn hung(&self) -> bool {
+        self.inner.hung.load(Ordering::Relaxed)
     }
 
     /// How many tmux processes this handle and its clones have started; lets tests pin
@@ -227,6 +268,9 @@ impl Tmux {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if self.hung() {
+            return Err(self.timeout_error(&args));
+        }
         self.inner.invocations.fetch_add(1, Ordering::Relaxed);
         let mut child = command.spawn().map_err(|err| self.spawn_error(err))?;
         // Feed stdin from a thread so a tmux that writes before it reads cannot deadlock
@@ -240,9 +284,7 @@ impl Tmux {
             }
             _ => None,
         };
-        let output = child
-            .wait_with_output()
-            .map_err(|err| Error::failure(format!("failed to wait for tmux: {err}")))?;
+        let output = self.wait(child, &args)?;
         if let Some(writer) = writer {
             let _ = writer.join();
         }
@@ -257,6 +299,49 @@ impl Tmux {
             status: output.status,
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         }))
+    }
+
+    /// Waits for `child` at most the handle's timeout; past it the child is killed, the
+    /// handle marked hung and the call fails with a hint about the server.
+    fn wait(&self, child: std::process::Child, args: &[OsString]) -> Result<std::process::Output> {
+        let pid = child.id();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(child.wait_with_output());
+        });
+        match receiver.recv_timeout(self.inner.timeout) {
+            Ok(output) => {
+                output.map_err(|err| Error::failure(format!("failed to wait for tmux: {err}")))
+            }
+            Err(_) => {
+                // Only the waiting thread reaps the child, and it has not returned, so the
+                // pid is still the child's (barring an exit in this very instant); the kill
+                // ends that thread's wait too.
+                if let Ok(pid) = i32::try_from(pid) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                let _ = receiver.recv_timeout(Duration::from_secs(2));
+                self.inner.hung.store(true, Ordering::Relaxed);
+                Err(self.timeout_error(args))
+            }
+        }
+    }
+
+    fn timeout_error(&self, args: &[OsString]) -> Error {
+        let mut shown = vec![self.inner.program.display().to_string()];
+        shown.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+        Error::failure(format!(
+            "{} did not answer within {:.1} s: `{}`",
+            self.inner.socket,
+            self.inner.timeout.as_secs_f64(),
+            command::Shown(&shown)
+        ))
+        .hint(format!(
+            "the tmux server may be stopped or overloaded; check it with `tmux ls`, or raise {TIMEOUT_ENV}"
+        ))
     }
 
     fn spawn_error(&self, err: std::io::Error) -> Error {

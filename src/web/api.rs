@@ -1,6 +1,6 @@
 //! The routes: the page and its assets, and the JSON API the page uses. Field names are
 //! stable (the same as `ps --json` and `events --json` where those exist). Errors are
-//! `{"error": "...", "hints": ["..."]}` with 400, 404 or 500.
+//! `{"error": "...", "hints": ["..."]}` with 400, 404, 429 or 500.
 //!
 //! | route | what |
 //! |---|---|
@@ -8,10 +8,13 @@
 //! | `GET /api/fleets` | every fleet with its agent count |
 //! | `GET /api/fleets/{fleet}/agents` | role, backend, model, state, unread, pane of each agent |
 //! | `GET /api/fleets/{fleet}/agents/{name}/pane?lines=N` | the agent's pane text |
-//! | `GET /api/fleets/{fleet}/messages?member=M&after=ID&limit=N` | the message timeline |
+//! | `GET /api/fleets/{fleet}/messages?member=M&after=ID&before=ID&limit=N` | a page of the timeline: previews, not bodies |
+//! | `GET /api/fleets/{fleet}/messages/{id}` | one message with its whole body |
 //! | `GET /api/fleets/{fleet}/events?after=ID&limit=N` | the event log |
 //! | `POST /api/fleets/{fleet}/send` `{"to": NAME, "body": TEXT}` | send as `operator` |
 //! | `POST /api/fleets/{fleet}/broadcast` `{"body": TEXT}` | broadcast as `operator` |
+//!
+//! The two sending routes share a rate limit (`limit`): 429 past it.
 //! | `GET /api/live` | server-sent `versions` events |
 
 use axum::extract::{Path, State};
@@ -22,13 +25,16 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::State as AppState;
-use super::{assets, auth, live, send};
+use super::{assets, auth, limit, live, send};
 use crate::error::{Error, Kind, Result};
 use crate::registry::Registry;
 use crate::registry::fleets::FleetRow;
 
 /// The most rows one listing returns.
 const MAX_LIMIT: i64 = 1000;
+/// The most messages one timeline page returns, and how many without `limit`.
+const MAX_MESSAGES: i64 = 200;
+const DEFAULT_MESSAGES: i64 = 100;
 /// The longest body the page may send.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -42,9 +48,17 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/fleets/{fleet}/agents", get(agents))
         .route("/api/fleets/{fleet}/agents/{name}/pane", get(pane))
         .route("/api/fleets/{fleet}/messages", get(messages))
+        .route("/api/fleets/{fleet}/messages/{id}", get(message))
         .route("/api/fleets/{fleet}/events", get(events))
-        .route("/api/fleets/{fleet}/send", post(send_one))
-        .route("/api/fleets/{fleet}/broadcast", post(broadcast))
+        .merge(
+            Router::new()
+                .route("/api/fleets/{fleet}/send", post(send_one))
+                .route("/api/fleets/{fleet}/broadcast", post(broadcast))
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    limit::limit,
+                )),
+        )
         .route("/api/live", get(live::stream))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -95,7 +109,8 @@ impl IntoResponse for ApiError {
         let status = match self.0.kind {
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Usage => StatusCode::BAD_REQUEST,
-            Kind::Failure | Kind::Timeout | Kind::TeamDied => StatusCode::INTERNAL_SERVER_ERROR,
+            Kind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Kind::Failure | Kind::TeamDied => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let body = serde_json::json!({ "error": self.0.message, "hints": self.0.hints });
         (status, Json(body)).into_response()
@@ -169,11 +184,14 @@ async fn agents(
     Path(fleet): Path<String>,
 ) -> ApiResult<Vec<crate::apply::AgentStatus>> {
     let socket = state.tmux_socket.clone();
-    // One `list-panes` while holding the read connection: no transaction is open, so
-    // only other page reads wait for it.
-    let rows = read(&state, move |registry| {
+    let db = state.db.clone();
+    // A connection of its own, not the shared read one: `list-panes` may wait on a slow
+    // or stopped tmux server (up to its timeout), and no other route may wait with it.
+    // A server that does not answer makes the states `unknown`, with the reason.
+    let rows = blocking(move || {
+        let registry = Registry::open(&db)?;
         let fleet = registry.require_fleet(&fleet)?;
-        crate::apply::fleet_status(socket.as_deref(), registry, &fleet)
+        crate::apply::fleet_status(socket.as_deref(), &registry, &fleet)
     })
     .await?;
     Ok(Json(rows))
@@ -222,6 +240,7 @@ async fn pane(
 struct ListQuery {
     member: Option<String>,
     after: Option<i64>,
+    before: Option<i64>,
     limit: Option<i64>,
 }
 
@@ -231,22 +250,45 @@ impl ListQuery {
     }
 }
 
+/// A page of the timeline: the newest `limit` (default 100, at most 200) messages with
+/// an id above `after` and below `before`, oldest first, each with a preview of its body.
 async fn messages(
     State(state): State<AppState>,
     Path(fleet): Path<String>,
     Params(query): Params<ListQuery>,
-) -> ApiResult<Vec<crate::registry::messages::MessageRow>> {
+) -> ApiResult<Vec<crate::registry::timeline::TimelineEntry>> {
     let rows = read(&state, move |registry| {
         let fleet = registry.require_fleet(&fleet)?;
-        registry.timeline(
+        registry.timeline_page(
             fleet.id,
-            query.member.as_deref().filter(|m| !m.is_empty()),
-            query.after.unwrap_or(0),
-            query.limit(),
+            &crate::registry::timeline::Page {
+                member: query.member.as_deref().filter(|m| !m.is_empty()),
+                after: query.after.unwrap_or(0),
+                before: query.before,
+                limit: query
+                    .limit
+                    .unwrap_or(DEFAULT_MESSAGES)
+                    .clamp(1, MAX_MESSAGES),
+            },
         )
     })
     .await?;
     Ok(Json(rows))
+}
+
+/// One message with its whole body.
+async fn message(
+    State(state): State<AppState>,
+    Path((fleet, id)): Path<(String, i64)>,
+) -> ApiResult<crate::registry::messages::MessageRow> {
+    let row = read(&state, move |registry| {
+        let fleet = registry.require_fleet(&fleet)?;
+        registry
+            .message(fleet.id, id)?
+            .ok_or_else(|| Error::not_found(format!("no message #{id} in fleet `{}`", fleet.name)))
+    })
+    .await?;
+    Ok(Json(row))
 }
 
 async fn events(

@@ -3,9 +3,11 @@
 //! 1. `Host` must name this server (`127.0.0.1:P`, `localhost:P`, `[::1]:P` on loopback,
 //!    the bound address otherwise; anything on a wildcard bind, which needs a token
 //!    anyway). A page on another site that rebinds its DNS name to 127.0.0.1 is refused.
-//! 2. With a token, every request carries it: `Authorization: Bearer T`, or the
-//!    `cafleet_token` cookie, which `?token=T` on a first visit sets (then redirects to
-//!    the same URL without it, so the token does not stay in the address bar).
+//! 2. With a token (the default: `cafleet web` makes a random one unless `--no-token`),
+//!    every request carries it: `Authorization: Bearer T`, or the `cafleet_token`
+//!    cookie (HttpOnly, SameSite=Strict), which `?token=T` on a first visit sets (then
+//!    redirects to the same URL without it, so the token does not stay in the address
+//!    bar).
 //! 3. Every request that changes state (anything but GET/HEAD) must come from this
 //!    origin: an `Origin` header, when sent, must be `http://` + the `Host`; a browser's
 //!    `Sec-Fetch-Site` must be `same-origin` or `none`. Otherwise 403: another site
@@ -56,6 +58,19 @@ impl HostPolicy {
             HostPolicy::Exact(hosts) => hosts.iter().any(|h| h.eq_ignore_ascii_case(host)),
         }
     }
+}
+
+/// A fresh random token: 128 bits from the kernel's generator, as 32 hex digits.
+pub fn random_token() -> crate::error::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|err| {
+            crate::error::Error::failure(format!("cannot read /dev/urandom for a token: {err}"))
+                .hint("pass --token T yourself")
+        })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn refuse(status: StatusCode, message: &str, hint: &str) -> Response {
@@ -183,6 +198,15 @@ mod tests {
         assert!(!same_secret("abcdefgh", "abcdefg"));
         assert!(!same_secret("abcdefg", "abcdefgh"));
         assert!(!same_secret("", "abcdefgh"));
+    }
+
+    #[test]
+    fn random_tokens_are_long_and_differ() {
+        let a = random_token().unwrap();
+        let b = random_token().unwrap();
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
     }
 
     #[test]

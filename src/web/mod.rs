@@ -7,11 +7,13 @@
 //! runtime for this command alone. SQLite and tmux calls run on the blocking pool, so a
 //! slow tmux never stalls the event loop. It listens on loopback by default; any other
 //! address needs a token, and `auth` checks the token, the `Host` header and, on every
-//! request that changes something, the `Origin`.
+//! request that changes something, the `Origin`. `cafleet web` makes a random token
+//! unless told `--token T` or `--no-token` (then loopback only).
 
 mod api;
 mod assets;
 mod auth;
+mod limit;
 mod live;
 mod send;
 
@@ -23,7 +25,7 @@ use camino::Utf8PathBuf;
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 
-pub use auth::HostPolicy;
+pub use auth::{HostPolicy, random_token};
 
 /// The port `cafleet web` listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 8719;
@@ -58,7 +60,7 @@ impl Options {
                 "refusing to serve on {} without a token: anyone who can reach it could read and send messages",
                 self.bind
             ))
-            .hint("pass --token T (then open the printed URL once; it sets a cookie), or keep the default --bind 127.0.0.1"));
+            .hint("drop --no-token (a random token is the default; open the printed URL once, it sets a cookie), or keep the default --bind 127.0.0.1"));
         }
         Ok(())
     }
@@ -73,6 +75,8 @@ pub(crate) struct Shared {
     /// One connection for the reads; held only for the length of one query.
     pub registry: Mutex<Registry>,
     pub versions: tokio::sync::watch::Sender<crate::registry::timeline::Versions>,
+    /// The rate limit of the send routes (see `limit`).
+    pub sends: limit::Bucket,
 }
 
 pub(crate) type State = Arc<Shared>;
@@ -90,6 +94,7 @@ pub fn router(options: &Options, local: SocketAddr) -> Result<axum::Router> {
         hosts: HostPolicy::new(options.bind, local.port()),
         registry: Mutex::new(registry),
         versions: tx,
+        sends: limit::Bucket::new(limit::BURST, limit::PER_SECOND),
     });
     Ok(api::routes(shared))
 }
@@ -112,10 +117,39 @@ pub fn serve(options: &Options, ready: impl FnOnce(SocketAddr) -> Result<()>) ->
         let local = listener.local_addr()?;
         let app = router(options, local)?;
         ready(local)?;
-        axum::serve(listener, app)
-            .await
-            .map_err(|err| Error::failure(format!("the web server stopped: {err}")))
+        accept_loop(listener, app).await
     })
+}
+
+/// How long a client may take to send a request's whole header: a connection that sends
+/// half a header and stalls is closed after this, instead of being held open for good.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves every connection with hyper's HTTP/1, with [`HEADER_TIMEOUT`] (axum's own
+/// `serve` gives hyper no timer, and without one hyper never times a header out).
+async fn accept_loop(listener: tokio::net::TcpListener, app: axum::Router) -> Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors and the like: wait a moment rather than spin.
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            // A client that went away or timed out is not the server's failure.
+            let _ = connection.await;
+        });
+    }
 }
 
 /// Starts [`serve`]'s machinery on a thread of its own for tests: returns the bound

@@ -175,13 +175,27 @@ function messageItem(entry) {
     if (m.state_reason) meta.append(el("span", { title: "why it is still queued" }, m.state_reason));
   }
   meta.append(el("time", { dateTime: m.created_at }, time(m.created_at)));
-  return el("li", { class: entry.recipients ? "broadcast" : "message", "data-id": m.id },
-    meta, el("div", { class: "body" }, m.body));
+  // Lists carry a preview of each body; a long one is fetched whole on request.
+  const body = el("div", { class: "body" }, m.preview + (m.truncated ? "…" : ""));
+  const item = el("li", { class: entry.recipients ? "broadcast" : "message", "data-id": m.id }, meta, body);
+  if (m.truncated) {
+    const more = el("button", { type: "button", class: "more" }, `whole message (${m.size} bytes)`);
+    more.addEventListener("click", () => {
+      api(`/api/fleets/${enc(current.fleet)}/messages/${m.id}`)
+        .then((full) => { body.textContent = full.body; more.remove(); })
+        .catch(showError);
+    });
+    item.append(more);
+  }
+  return item;
 }
+
+// The newest page of the timeline only: the server caps a page at 200 previews.
+const TIMELINE_PAGE = 100;
 
 async function loadTimeline() {
   const member = $("thread").value;
-  const query = member ? `?limit=300&member=${enc(member)}` : "?limit=300";
+  const query = member ? `?limit=${TIMELINE_PAGE}&member=${enc(member)}` : `?limit=${TIMELINE_PAGE}`;
   const messages = await api(`/api/fleets/${enc(current.fleet)}/messages${query}`);
   const items = groupMessages(messages).reverse().map(messageItem);
   $("timeline").replaceChildren(...items);
