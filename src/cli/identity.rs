@@ -3,11 +3,15 @@
 //! Inside a pane both variables are set by `up`/`member create`, so agents pass no ids;
 //! an operator outside one says `--as NAME` and is then treated exactly as that member.
 //! Unknown names are "not found" (exit 3) with the names that do exist.
+//!
+//! `operator` — the person at the web UI or a shell outside every pane — is a speaker in
+//! every fleet without an agent row: `--as operator` reads the replies agents sent to it.
 
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::registry::agents::AgentRow;
 use crate::registry::fleets::FleetRow;
+use crate::team::OPERATOR;
 
 pub const FLEET_ENV: &str = "CAFLEET_FLEET";
 pub const MEMBER_ENV: &str = "CAFLEET_MEMBER";
@@ -39,6 +43,22 @@ impl IdentityArgs {
     pub fn speaker(&self, registry: &Registry) -> Result<(FleetRow, AgentRow)> {
         self.refuse_impersonation()?;
         let fleet = self.fleet(registry)?;
+        let member = resolve_member(
+            registry,
+            &fleet,
+            self.member.clone().or_else(|| env(MEMBER_ENV)),
+        )?;
+        Ok((fleet, member))
+    }
+
+    /// Like [`IdentityArgs::speaker`], for commands that only read history: a fleet
+    /// named by the flag or the environment may also be a deleted one.
+    pub fn reader(&self, registry: &Registry) -> Result<(FleetRow, AgentRow)> {
+        self.refuse_impersonation()?;
+        let fleet = match self.fleet.clone().or_else(|| env(FLEET_ENV)) {
+            Some(name) => registry.history_fleet(&name)?,
+            None => resolve_fleet(registry, None)?,
+        };
         let member = resolve_member(
             registry,
             &fleet,
@@ -96,13 +116,38 @@ pub fn resolve_fleet(registry: &Registry, name: Option<String>) -> Result<FleetR
     }
 }
 
-/// The member called `name` in `fleet`; no name is a usage error listing the members.
+/// The operator as a speaker: a name with no agent row, no pane and no backend.
+pub fn operator(fleet: &FleetRow) -> AgentRow {
+    AgentRow {
+        id: 0,
+        fleet_id: fleet.id,
+        name: OPERATOR.to_string(),
+        role: OPERATOR.to_string(),
+        backend: String::new(),
+        model: None,
+        description: "the person at the web UI or a shell outside the fleet's panes".into(),
+        origin: "cli".into(),
+        config_hash: None,
+        spec_json: None,
+        pane_id: None,
+        pane_pid: None,
+        status: "idle".into(),
+        status_reason: None,
+        status_since: fleet.created_at.clone(),
+        created_at: fleet.created_at.clone(),
+    }
+}
+
+/// The member called `name` in `fleet` (or `operator`); no name is a usage error listing the members.
 pub fn resolve_member(
     registry: &Registry,
     fleet: &FleetRow,
     name: Option<String>,
 ) -> Result<AgentRow> {
     if let Some(name) = name {
+        if name == OPERATOR {
+            return Ok(operator(fleet));
+        }
         return registry.require_agent(fleet.id, &fleet.name, &name);
     }
     let names: Vec<String> = registry
@@ -165,5 +210,7 @@ mod tests {
         assert_eq!(err.kind, Kind::Usage);
         let err = resolve_member(&reg, &f, Some("ghost".into())).unwrap_err();
         assert_eq!(err.kind, Kind::NotFound);
+        let me = resolve_member(&reg, &f, Some("operator".into())).unwrap();
+        assert_eq!(me.name, "operator");
     }
 }
