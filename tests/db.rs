@@ -17,7 +17,8 @@ fn init_twice_succeeds() {
             .output()
             .expect("run");
         assert!(output.status.success(), "{}", transcript(&output));
-        assert!(String::from_utf8_lossy(&output.stdout).contains("schema version 2"));
+        let expected = format!("schema version {}", cafleet::registry::SCHEMA_VERSION);
+        assert!(String::from_utf8_lossy(&output.stdout).contains(&expected));
     }
 }
 
