@@ -285,6 +285,18 @@ fn check_database(db_path: &Result<Utf8PathBuf>) -> (Check, Option<Inspection>) 
             .path(path)
             .fix("pass --db PATH (or set CAFLEET_DATABASE_URL) to a writable location"),
         },
+        Inspection::Python { revision } => Check::new(
+            "database",
+            Status::Fail,
+            format!(
+                "{path} is a registry of the Python cafleet (alembic revision {}), which this cafleet cannot use in place",
+                revision.as_deref().unwrap_or("unknown")
+            ),
+        )
+        .path(path)
+        .fix(format!(
+            "cafleet --db NEW.db db import-python {path} (dry run; add --apply), then use NEW.db"
+        )),
         Inspection::Present { schema_version, .. } => {
             let version = schema_version.to_string();
             let check = if *schema_version > SCHEMA_VERSION {
@@ -394,6 +406,13 @@ fn check_monitors(
 ) -> Vec<Check> {
     let monitors: &[RunningMonitor] = match inspection {
         Some(Inspection::Present { monitors, .. }) => monitors,
+        Some(Inspection::Python { .. }) => {
+            return vec![Check::new(
+                "monitors",
+                Status::Ok,
+                "none running (the registry is the Python cafleet's)",
+            )];
+        }
         Some(Inspection::Missing) => {
             return vec![Check::new(
                 "monitors",

@@ -873,3 +873,96 @@ fake = { opener = { to = "director", text = "done" } }
     );
     h.ok(&["down", &file]);
 }
+
+// -------------------------------------------------------------------------------------
+// The operator can be answered
+
+#[test]
+fn a_reply_to_the_operator_is_stored_unannounced_and_read_from_outside_a_pane() {
+    let env = Env::new(&["director", "api"]);
+    let out = ok(&env.message("send", "api", &["--to", "operator", "the answer is 42"]));
+    assert_eq!(
+        out,
+        format!("message #{} to operator: notified\n", sent_id(&out))
+    );
+    let id = sent_id(&out);
+    // Stored, unread, and typed into no pane: no delivery was ever attempted.
+    let reg = env.registry();
+    let row = reg.message(env.fleet_id(), id).unwrap().unwrap();
+    assert_eq!(
+        (row.sender.as_str(), row.recipient.as_str()),
+        ("api", "operator")
+    );
+    assert_eq!(reg.unread_count(env.fleet_id(), "operator").unwrap(), 1);
+    let deliveries = reg
+        .events(Some(env.fleet_id()), None, 0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "delivery")
+        .count();
+    assert_eq!(deliveries, 0);
+
+    let inbox = ok(&env.message("inbox", "operator", &[]));
+    assert!(
+        inbox.starts_with(&format!("#{id} from api at ")) && inbox.contains("the answer is 42"),
+        "{inbox}"
+    );
+    assert_eq!(
+        ok(&env.message("inbox", "operator", &[])),
+        "no unread messages\n"
+    );
+    ok(&env.message("ack", "operator", &[&id.to_string()]));
+    assert_eq!(env.state(id).0, "acked");
+    // The thread with the operator, from the member's side.
+    let thread = ok(&env.message("list", "api", &["--with", "operator"]));
+    assert!(thread.contains("api → operator"), "{thread}");
+    // Inside an agent's pane nobody may read the operator's inbox.
+    let out = env
+        .cmd()
+        .env("CAFLEET_FLEET", FLEET)
+        .env("CAFLEET_MEMBER", "api")
+        .args(["message", "inbox", "--as", "operator"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
+
+#[test]
+fn inbox_unacked_lists_read_messages_until_they_are_acked() {
+    let env = Env::new(&["director", "api"]);
+    let first = sent_id(&ok(&env.message(
+        "send",
+        "director",
+        &["--to", "api", "one"],
+    )));
+    ok(&env.message("inbox", "api", &[]));
+    assert_eq!(
+        ok(&env.message("inbox", "api", &[])),
+        "no unread messages\n"
+    );
+    let second = sent_id(&ok(&env.message(
+        "send",
+        "director",
+        &["--to", "api", "two"],
+    )));
+    let listed = json(&ok(&env.message("inbox", "api", &["--unacked", "--json"])));
+    let ids: Vec<i64> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [first, second]);
+    assert_eq!(
+        env.state(second).0,
+        "read",
+        "--unacked reads the unread ones too"
+    );
+    ok(&env.message("ack", "api", &[&first.to_string(), &second.to_string()]));
+    assert_eq!(
+        ok(&env.message("inbox", "api", &["--unacked"])),
+        "no unacknowledged messages\n"
+    );
+    let both = env.message("inbox", "api", &["--unacked", "--all"]);
+    assert_eq!(code(&both), 2, "{}", stderr(&both));
+}

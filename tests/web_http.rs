@@ -715,3 +715,89 @@ fn fast_sends_get_429() {
         .expect("timeline");
     assert_eq!(stored.len(), accepted * 2);
 }
+
+#[test]
+fn the_operator_has_an_inbox_and_the_page_can_speak_as_the_director() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = seeded(tmp.path());
+    {
+        let mut registry = cafleet::registry::Registry::open(&db).expect("open");
+        registry
+            .write(|tx| {
+                tx.execute_batch(
+                    "INSERT INTO agents (fleet_id, name, role, backend, origin) VALUES
+                       (1, 'boss', 'director', 'fake', 'cli');",
+                )?;
+                Ok(())
+            })
+            .expect("director");
+    }
+    let addr = serve(db.clone(), None);
+
+    // An agent answers the operator from its shell.
+    let reply = common::cafleet(tmp.path())
+        .arg("--db")
+        .arg(db.as_str())
+        .args([
+            "message", "send", "--fleet", "shop", "--as", "api", "--to", "operator",
+        ])
+        .arg("the answer")
+        .output()
+        .expect("run");
+    assert!(reply.status.success(), "{}", common::transcript(&reply));
+
+    let inbox = get("/api/fleets/shop/operator").send(addr).json();
+    assert_eq!(inbox["unread"], 1);
+    let last = &inbox["messages"][inbox["messages"].as_array().map_or(0, Vec::len) - 1];
+    assert_eq!(last["sender"], "api");
+    assert_eq!(last["body"], "the answer");
+    let fleets = get("/api/fleets").send(addr).json();
+    assert_eq!(fleets[1]["name"], "shop");
+    assert_eq!(fleets[1]["operator_unread"], 1);
+
+    let read = post_json("/api/fleets/shop/operator/read", "{}").send(addr);
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.json()["read"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        get("/api/fleets/shop/operator").send(addr).json()["unread"],
+        0
+    );
+
+    // As the Director: to a member, and back to the operator.
+    let sent = post_json(
+        "/api/fleets/shop/send",
+        r#"{"to": "api", "body": "from the top", "from": "boss"}"#,
+    )
+    .send(addr);
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let id = sent.json()["ids"][0].as_i64().expect("id");
+    let thread = get(&format!("/api/fleets/shop/messages?after={}", id - 1))
+        .send(addr)
+        .json();
+    assert_eq!(thread[0]["sender"], "boss");
+    let up = post_json(
+        "/api/fleets/shop/send",
+        r#"{"to": "operator", "body": "status: green", "from": "boss"}"#,
+    )
+    .send(addr);
+    assert_eq!(up.status, 201, "{}", up.body);
+    assert_eq!(
+        get("/api/fleets/shop/operator").send(addr).json()["unread"],
+        1
+    );
+
+    // No one else can be impersonated.
+    let other = post_json(
+        "/api/fleets/shop/send",
+        r#"{"to": "web", "body": "x", "from": "api"}"#,
+    )
+    .send(addr);
+    assert_eq!(other.status, 400, "{}", other.body);
+    assert_eq!(other.json()["error"], "the page cannot send as `api`");
+    let all = post_json(
+        "/api/fleets/shop/broadcast",
+        r#"{"body": "all", "from": "web"}"#,
+    )
+    .send(addr);
+    assert_eq!(all.status, 400, "{}", all.body);
+}

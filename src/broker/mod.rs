@@ -22,7 +22,7 @@ mod post;
 pub mod preview;
 mod tmux_panes;
 
-pub use post::{Sent, broadcast, send};
+pub use post::{Sent, broadcast, send, send_to_operator};
 
 use std::collections::BTreeMap;
 use std::str::FromStr;

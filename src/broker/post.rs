@@ -47,6 +47,25 @@ pub fn send(
         .ok_or_else(|| Error::failure(format!("message #{id} vanished")))
 }
 
+/// Stores a message from `sender` to `operator`, who has no pane: nothing is typed
+/// anywhere and neither the notifier nor the courier ever picks it up (it is stored
+/// `notified`, so it is unread until the web UI or `message inbox --as operator` reads it).
+pub fn send_to_operator(
+    registry: &mut Registry,
+    fleet: &FleetRow,
+    sender: &str,
+    body: &[u8],
+) -> Result<Sent> {
+    let id = registry.insert_mailbox_message(fleet.id, sender, crate::team::OPERATOR, body)?;
+    Ok(Sent {
+        id,
+        recipient: crate::team::OPERATOR.to_string(),
+        state: "notified".to_string(),
+        broadcast_id: None,
+        reason: None,
+    })
+}
+
 /// Stores one `broadcast` row for every other live member of the fleet (all sharing a
 /// `broadcast_id`) and notifies their panes in parallel.
 pub fn broadcast(

@@ -1,5 +1,7 @@
 //! `cafleet fleet create|list|show|delete`: fleets without a fleet file. `create`
-//! registers the tmux pane it runs in as the Director.
+//! registers the tmux pane it runs in as the Director. `delete` tears a fleet down and
+//! marks it deleted, keeping its history (`fleet list --all`, `events --fleet`,
+//! `message list`); `delete --purge` erases it.
 
 use std::process::ExitCode;
 
@@ -23,6 +25,9 @@ pub enum FleetCommand {
     },
     /// List the registered fleets
     List {
+        /// Deleted fleets too (their history is still readable)
+        #[arg(long)]
+        all: bool,
         #[arg(long)]
         json: bool,
     },
@@ -32,16 +37,26 @@ pub enum FleetCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Tear a fleet down and delete it from the registry
-    Delete { name: String },
+    /// Tear a fleet down and mark it deleted; its messages and events stay readable
+    Delete {
+        name: String,
+        /// Erase the fleet and every deleted fleet of that name, with their messages
+        /// and events, for good
+        #[arg(long)]
+        purge: bool,
+    },
 }
 
 pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
     match cmd {
         FleetCommand::Create { name, backend } => create(globals, &name, backend),
-        FleetCommand::List { json } => {
+        FleetCommand::List { all, json } => {
             let registry = globals.registry()?;
-            let mut fleets = registry.fleets()?;
+            let mut fleets = if all {
+                registry.all_fleets()?
+            } else {
+                registry.fleets()?
+            };
             // An agent sees only its own fleet.
             if let Some(me) = super::identity::caller()? {
                 fleets.retain(|f| f.name == me.fleet);
@@ -67,7 +82,11 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
                     rows.push(vec![
                         f.name.clone(),
                         f.origin.clone(),
-                        f.status.clone(),
+                        if f.deleted_at.is_some() {
+                            "deleted".to_string()
+                        } else {
+                            f.status.clone()
+                        },
                         f.session.clone(),
                         agents.to_string(),
                     ]);
@@ -121,30 +140,75 @@ pub fn run(globals: &Globals, cmd: FleetCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        FleetCommand::Delete { name } => {
-            let mut registry = globals.registry()?;
-            super::identity::lane_fleet(Some(&name))?;
-            let fleet = registry.require_fleet(&name)?;
-            super::identity::require_manager(&registry, &fleet, "delete the fleet")?;
-            let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
-            let db = registry.path().to_owned();
-            let fleet_lock = crate::registry::lock::Lock::named(
-                &db,
-                &crate::registry::lock::fleet_name(&fleet.name),
-            )?;
-            crate::monitor::stop::stop(&mut registry, &fleet)?;
-            let mut out = Vec::new();
-            let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
-            crate::courier::stop(&db, &fleet.name)?;
-            registry.purge_fleet(fleet.id)?;
-            print(&format!("deleted fleet `{name}`\n"))?;
-            drop(fleet_lock);
-            if let Some(pane) = report.own_pane {
-                apply::end_own_pane(&tmux, pane);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        FleetCommand::Delete { name, purge } => delete(globals, &name, purge),
     }
+}
+
+/// `fleet delete [--purge] NAME`: tears the live fleet down, then marks it deleted or,
+/// with `--purge`, erases it and every deleted fleet of that name.
+fn delete(globals: &Globals, name: &str, purge: bool) -> Result<ExitCode> {
+    let mut registry = globals.registry()?;
+    super::identity::lane_fleet(Some(name))?;
+    let live = registry.fleet_by_name(name)?;
+    if let Some(fleet) = &live {
+        super::identity::require_manager(&registry, fleet, "delete the fleet")?;
+    } else if super::identity::caller()?.is_some() {
+        return Err(Error::failure("an agent cannot purge a deleted fleet")
+            .hint("purging erases history: run it outside the fleet's panes"));
+    }
+    let deleted = if purge {
+        registry.deleted_fleets(name)?
+    } else {
+        Vec::new()
+    };
+    let Some(fleet) = live else {
+        if deleted.is_empty() {
+            if !purge && !registry.deleted_fleets(name)?.is_empty() {
+                return Err(Error::not_found(format!("fleet `{name}` is already deleted"))
+                    .hint(format!(
+                        "its history stays readable; `cafleet fleet delete --purge {name}` erases it"
+                    )));
+            }
+            registry.require_fleet(name)?;
+        }
+        for old in &deleted {
+            registry.purge_fleet(old.id)?;
+        }
+        print(&format!(
+            "purged {} deleted fleet{} named `{name}` with their messages and events\n",
+            deleted.len(),
+            if deleted.len() == 1 { "" } else { "s" }
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
+    let db = registry.path().to_owned();
+    let fleet_lock =
+        crate::registry::lock::Lock::named(&db, &crate::registry::lock::fleet_name(&fleet.name))?;
+    crate::monitor::stop::stop(&mut registry, &fleet)?;
+    let mut out = Vec::new();
+    let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+    crate::courier::stop(&db, &fleet.name)?;
+    if purge {
+        registry.purge_fleet(fleet.id)?;
+        for old in &deleted {
+            registry.purge_fleet(old.id)?;
+        }
+        print(&format!(
+            "purged fleet `{name}` with its messages and events\n"
+        ))?;
+    } else {
+        registry.event(Some(fleet.id), None, "fleet.delete", serde_json::json!({}))?;
+        registry.mark_fleet_deleted(fleet.id)?;
+        print(&format!(
+            "deleted fleet `{name}`; its history stays readable (`cafleet fleet list --all`, `cafleet events --fleet {name}`)\nhint: `cafleet fleet delete --purge {name}` erases it for good\n"
+        ))?;
+    }
+    drop(fleet_lock);
+    if let Some(pane) = report.own_pane {
+        apply::end_own_pane(&tmux, pane);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The tmux socket of the server this process runs inside (`$TMUX` is `path,pid,index`).

@@ -22,6 +22,9 @@
 //! and are then treated exactly as that member; with one fleet registered `--fleet` may
 //! be left out. Names given with `--as` are checked like member names.
 //!
+//! `operator` — the person at the web UI or a shell outside every pane — is a speaker in
+//! every fleet without an agent row: `--as operator` reads the replies agents sent to it.
+//!
 //! The lane keeps a careless or prompt-injected agent in its place; it is not a wall
 //! against a process of the same user set on breaking out (one could open the registry
 //! file directly). Unknown names are "not found" (exit 3) with the names that do exist.
@@ -34,6 +37,7 @@ use crate::manifest::is_valid_name;
 use crate::registry::Registry;
 use crate::registry::agents::AgentRow;
 use crate::registry::fleets::FleetRow;
+use crate::team::OPERATOR;
 
 pub const FLEET_ENV: &str = "CAFLEET_FLEET";
 pub const MEMBER_ENV: &str = "CAFLEET_MEMBER";
@@ -223,6 +227,33 @@ impl IdentityArgs {
         let member = resolve_member(registry, &fleet, name)?;
         Ok((fleet, member))
     }
+
+    /// Like [`IdentityArgs::speaker`], for commands that only read history: the fleet
+    /// may also be a deleted one.
+    pub fn reader(&self, registry: &Registry) -> Result<(FleetRow, AgentRow)> {
+        if let Some(name) = &self.member {
+            check_name("--as name", name)?;
+        }
+        let name = match caller()? {
+            Some(agent) => {
+                if let Some(other) = self.member.as_deref().filter(|m| *m != agent.member) {
+                    return Err(Error::usage(format!(
+                        "this pane is `{}`; it cannot speak as `{other}`",
+                        agent.member
+                    ))
+                    .hint("an agent reads only its own messages; drop --as"));
+                }
+                Some(agent.member)
+            }
+            None => self.member.clone(),
+        };
+        let fleet = match lane_fleet(self.fleet.as_deref())? {
+            Some(name) => registry.history_fleet(&name)?,
+            None => resolve_fleet(registry, None)?,
+        };
+        let member = resolve_member(registry, &fleet, name)?;
+        Ok((fleet, member))
+    }
 }
 
 /// The fleet called `name`, or with no name the registry's only fleet.
@@ -247,13 +278,41 @@ pub fn resolve_fleet(registry: &Registry, name: Option<String>) -> Result<FleetR
     }
 }
 
-/// The member called `name` in `fleet`; no name is a usage error listing the members.
+/// The operator as a speaker: a name with no agent row, no pane and no backend.
+pub fn operator(fleet: &FleetRow) -> AgentRow {
+    AgentRow {
+        id: 0,
+        fleet_id: fleet.id,
+        name: OPERATOR.to_string(),
+        role: OPERATOR.to_string(),
+        backend: String::new(),
+        model: None,
+        description: "the person at the web UI or a shell outside the fleet's panes".into(),
+        origin: "cli".into(),
+        config_hash: None,
+        spec_json: None,
+        pane_id: None,
+        pane_pid: None,
+        status: "idle".into(),
+        status_reason: None,
+        status_since: fleet.created_at.clone(),
+        status_signal: "command".into(),
+        hook_at: None,
+        created_at: fleet.created_at.clone(),
+    }
+}
+
+/// The member called `name` in `fleet` (or `operator`); no name is a usage error listing
+/// the members.
 pub fn resolve_member(
     registry: &Registry,
     fleet: &FleetRow,
     name: Option<String>,
 ) -> Result<AgentRow> {
     if let Some(name) = name {
+        if name == OPERATOR {
+            return Ok(operator(fleet));
+        }
         return registry.require_agent(fleet.id, &fleet.name, &name);
     }
     let names: Vec<String> = registry
@@ -316,5 +375,7 @@ mod tests {
         assert_eq!(err.kind, Kind::Usage);
         let err = resolve_member(&reg, &f, Some("ghost".into())).unwrap_err();
         assert_eq!(err.kind, Kind::NotFound);
+        let me = resolve_member(&reg, &f, Some("operator".into())).unwrap();
+        assert_eq!(me.name, "operator");
     }
 }

@@ -1,5 +1,10 @@
 //! `cafleet member …`: operators managing agents by hand. Agents created here are
 //! `cli`-origin: `up` lists them as unmanaged and keeps them unless `--remove-orphans`.
+//!
+//! `member create` renders its prompt as a template against the same context a fleet
+//! file's prompts get (`fleet`, `member`, `director`, `members`, `monitor`, `cafleet`;
+//! `vars` is empty, there being no fleet file), refuses a second monitor, and refuses a
+//! backend whose program is not installed before anything is created, as `up` does.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -95,10 +100,11 @@ pub struct CreateArgs {
     pub model: Option<String>,
     #[arg(long)]
     pub effort: Option<String>,
-    /// The prompt text
+    /// The prompt, a template like a fleet file's (`{{fleet.name}}`, `{{member.name}}`,
+    /// `{{director.name}}`, `{{#each members}}…{{/each}}`)
     #[arg(long, conflicts_with = "prompt_file")]
     pub prompt: Option<String>,
-    /// A file holding the prompt
+    /// A file holding the prompt template (`-`: stdin)
     #[arg(long)]
     pub prompt_file: Option<Utf8PathBuf>,
     /// `member` (default) or `monitor`
@@ -113,9 +119,23 @@ pub struct CreateArgs {
     /// The fleet (default: this agent's own, else $CAFLEET_FLEET, else the only one)
     #[arg(long)]
     pub fleet: Option<String>,
+    /// Print JSON (stable field names) instead of text
+    #[arg(long)]
+    pub json: bool,
     /// The program to run (`--backend command`), after `--`
     #[arg(last = true)]
     pub command: Vec<String>,
+}
+
+/// What `member create --json` prints.
+#[derive(Debug, serde::Serialize)]
+struct Created {
+    fleet: String,
+    name: String,
+    role: String,
+    backend: String,
+    model: Option<String>,
+    pane: String,
 }
 
 pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
@@ -353,8 +373,9 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
         (None, BackendName::Fake) => "{}".into(),
         (None, _) => String::new(),
     };
-    let prompt = match (&args.prompt, &args.prompt_file) {
+    let template = match (&args.prompt, &args.prompt_file) {
         (Some(text), _) => text.clone(),
+        (None, Some(path)) if path.as_str() == "-" => read_prompt_stdin()?,
         (None, Some(path)) => crate::manifest::read::read_text(
             std::path::Path::new(path),
             crate::backend::MAX_PROMPT_BYTES as u64,
@@ -386,10 +407,12 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
         return Err(Error::failure(format!("fleet `{}` is down", fleet.name))
             .hint(format!("bring it up first with {how}")));
     }
-    if registry
-        .agent(fleet.id, name)?
-        .is_some_and(|a| a.status != "removed" && a.status != "stopped")
-    {
+    let live: Vec<_> = registry
+        .agents(fleet.id)?
+        .into_iter()
+        .filter(|a| a.status != "removed" && a.status != "stopped")
+        .collect();
+    if live.iter().any(|a| a.name == name) {
         return Err(Error::failure(format!(
             "fleet `{}` already has a member `{name}`",
             fleet.name
@@ -398,6 +421,23 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
             "choose another name, or `cafleet member delete {name}` first"
         )));
     }
+    if args.role == "monitor"
+        && let Some(monitor) = live.iter().find(|a| a.role == "monitor")
+    {
+        return Err(Error::usage(format!(
+            "fleet `{}` already has a monitoring member, `{}`",
+            fleet.name, monitor.name
+        ))
+        .hint(format!(
+            "a fleet has one monitor; create this one as a member, or `cafleet member delete {}` first",
+            monitor.name
+        )));
+    }
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|d| Utf8PathBuf::from_path_buf(d).ok())
+        .ok_or_else(|| Error::failure("the current directory is not valid UTF-8"))?;
+    let prompt = render_prompt(&template, &fleet, &live, &args, &cwd, &db_path)?;
     let argv = backend::argv(&backend::ArgvInput {
         backend,
         name,
@@ -415,10 +455,6 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
     if let Ok(log) = std::env::var(crate::backend::fake::LOG_ENV) {
         env.insert(crate::backend::fake::LOG_ENV.to_string(), log);
     }
-    let cwd = std::env::current_dir()
-        .ok()
-        .and_then(|d| Utf8PathBuf::from_path_buf(d).ok())
-        .ok_or_else(|| Error::failure("the current directory is not valid UTF-8"))?;
     let spec = LaunchSpec {
         backend,
         model: args.model.clone(),
@@ -434,6 +470,7 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
     } else {
         Role::Member
     };
+    check_program(&spec)?;
     let hash = spec.hash();
     // The fleet file's window settings, when it has one that still loads.
     let (layout, panes_per_window, window_size) = fleet
@@ -485,6 +522,155 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
         }
     };
     crate::courier::ensure_or_warn(&db_path, globals.tmux_socket.as_deref(), &fleet.name);
-    print(&format!("created {name} in {pane}\n"))?;
+    if args.json {
+        print_json(&Created {
+            fleet: fleet.name.clone(),
+            name: name.to_string(),
+            role: role.as_str().to_string(),
+            backend: backend.as_str().to_string(),
+            model: args.model.clone(),
+            pane: pane.to_string(),
+        })?;
+    } else {
+        print(&format!("created {name} in {pane}\n"))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--prompt-file -`: the prompt from stdin, at most the longest prompt an agent takes.
+fn read_prompt_stdin() -> Result<String> {
+    use std::io::Read;
+    let limit = crate::backend::MAX_PROMPT_BYTES;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| Error::failure(format!("cannot read the prompt from stdin: {err}")))?;
+    if bytes.len() > limit {
+        return Err(
+            Error::usage(format!("the prompt on stdin is longer than {limit} bytes"))
+                .hint("move the bulk into a file the agent reads, and say where"),
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        Error::usage("the prompt on stdin is not UTF-8").hint("pass the prompt as UTF-8 text")
+    })
+}
+
+/// Renders the prompt template against the context a fleet file's prompts get: the
+/// fleet, this member, the Director, the fleet's live members (this one included), the
+/// monitor when there is one, and where cafleet and its registry are.
+fn render_prompt(
+    template: &str,
+    fleet: &crate::registry::fleets::FleetRow,
+    live: &[crate::registry::agents::AgentRow],
+    args: &CreateArgs,
+    cwd: &camino::Utf8Path,
+    db_path: &camino::Utf8Path,
+) -> Result<String> {
+    use serde_json::json;
+    if template.is_empty() {
+        return Ok(String::new());
+    }
+    let agent_json = |name: &str, role: &str, backend: &str, model: &str, description: &str| json!({"name": name, "role": role, "backend": backend, "model": model, "description": description});
+    let me = agent_json(
+        &args.name,
+        &args.role,
+        args.backend.as_str(),
+        args.model.as_deref().unwrap_or_default(),
+        &args.description,
+    );
+    let mut members: Vec<serde_json::Value> = live
+        .iter()
+        .filter(|a| a.role == "member")
+        .map(|a| {
+            agent_json(
+                &a.name,
+                &a.role,
+                &a.backend,
+                a.model.as_deref().unwrap_or_default(),
+                &a.description,
+            )
+        })
+        .collect();
+    if args.role == "member" {
+        members.push(me.clone());
+    }
+    let root = fleet
+        .manifest_path
+        .as_deref()
+        .and_then(|file| camino::Utf8Path::new(file).parent())
+        .map_or_else(|| cwd.to_string(), |dir| dir.to_string());
+    let director = live
+        .iter()
+        .find(|a| a.role == "director")
+        .map_or("director", |a| a.name.as_str());
+    let mut data = json!({
+        "fleet": {"name": fleet.name, "root": root, "session": fleet.session},
+        "member": me,
+        "director": {"name": director},
+        "members": members,
+        "vars": {},
+        "cafleet": {
+            "bin": std::env::current_exe().ok().and_then(|p| p.to_str().map(String::from)).unwrap_or_else(|| "cafleet".into()),
+            "db": db_path.as_str(),
+        },
+    });
+    let monitor = live
+        .iter()
+        .find(|a| a.role == "monitor")
+        .map(|a| a.name.clone());
+    let monitor = monitor.or_else(|| (args.role == "monitor").then(|| args.name.clone()));
+    if let (Some(monitor), Some(map)) = (monitor, data.as_object_mut()) {
+        map.insert("monitor".into(), json!({"name": monitor}));
+    }
+    let hb = crate::manifest::template::engine();
+    let prompt = crate::manifest::template::render(&hb, template, &data).map_err(|problem| {
+        let at = problem
+            .position
+            .map(|(line, column)| format!(" (line {line}, column {column})"))
+            .unwrap_or_default();
+        Error::usage(format!("the prompt template: {}{at}", problem.message)).hint(
+            "it can use fleet.name, fleet.root, fleet.session, member.*, director.name, members, monitor.name, cafleet.bin and cafleet.db; write `\\{{` for a literal `{{`",
+        )
+    })?;
+    let limit = if args.backend == BackendName::Command {
+        crate::backend::MAX_COMMAND_PROMPT_BYTES
+    } else {
+        crate::backend::MAX_PROMPT_BYTES
+    };
+    if prompt.len() > limit {
+        return Err(Error::usage(format!(
+            "the prompt is {} bytes once rendered; the limit is {limit}",
+            prompt.len()
+        ))
+        .hint("move the bulk into a file the agent reads, and say where"));
+    }
+    if prompt.contains('\0') {
+        return Err(Error::usage(
+            "the prompt holds a NUL byte, which cannot be passed to a program",
+        ));
+    }
+    Ok(prompt)
+}
+
+/// Refuses an agent whose program is not installed, before anything is created: its pane
+/// would die at once (the check `up` makes).
+fn check_program(spec: &LaunchSpec) -> Result<()> {
+    if spec.backend == BackendName::Fake {
+        return Ok(());
+    }
+    let Some(program) = spec.argv.first() else {
+        return Ok(());
+    };
+    let path = std::env::var("PATH").unwrap_or_default();
+    if apply::find_program(program, &path, &spec.cwd).is_some() {
+        return Ok(());
+    }
+    let mut err = Error::failure(format!("not installed or not on PATH: `{program}`"));
+    if let Some(install) = super::up::install_hint(program) {
+        err = err.hint(install);
+    }
+    Err(err.hint("nothing was created; `cafleet doctor` checks every backend"))
 }

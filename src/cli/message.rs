@@ -29,7 +29,7 @@ pub enum MessageCommand {
     Send(SendArgs),
     /// Send a message to every other live member of the fleet
     Broadcast(BroadcastArgs),
-    /// Print my unread messages and mark them read
+    /// Print my unread messages and mark them read (--unacked: also the read, unacked ones)
     Inbox(InboxArgs),
     /// Acknowledge messages in my inbox
     Ack(AckArgs),
@@ -142,8 +142,12 @@ pub struct BroadcastArgs {
 #[derive(Debug, clap::Args)]
 pub struct InboxArgs {
     /// Every message addressed to me, not only the unread ones
-    #[arg(long)]
+    #[arg(long, conflicts_with = "unacked")]
     pub all: bool,
+
+    /// Every message addressed to me not acknowledged yet, read ones included
+    #[arg(long)]
+    pub unacked: bool,
 
     /// Block until an unread message arrives
     #[arg(long)]
@@ -253,16 +257,22 @@ fn send(globals: &Globals, args: SendArgs) -> Result<()> {
     let body = args.body.read()?;
     let mut registry = globals.registry()?;
     let (fleet, me) = args.who.speaker(&registry)?;
-    let to = registry.require_agent(fleet.id, &fleet.name, &args.to)?;
-    let sent = broker::send(
-        &mut registry,
-        globals.tmux_socket.as_deref(),
-        &fleet,
-        &me.name,
-        &to,
-        &body,
-        args.sync,
-    )?;
+    let sent = if args.to == crate::team::OPERATOR {
+        // The operator has no pane: the reply waits in its inbox (the web UI, or
+        // `message inbox --as operator`), announced to nobody.
+        broker::send_to_operator(&mut registry, &fleet, &me.name, &body)?
+    } else {
+        let to = registry.require_agent(fleet.id, &fleet.name, &args.to)?;
+        broker::send(
+            &mut registry,
+            globals.tmux_socket.as_deref(),
+            &fleet,
+            &me.name,
+            &to,
+            &body,
+            args.sync,
+        )?
+    };
     if args.json {
         print_json(&sent)
     } else {
@@ -304,7 +314,11 @@ fn inbox(globals: &Globals, args: InboxArgs) -> Result<()> {
     let messages = loop {
         // Poll with a read; take the write lock only when there is something to take.
         if !args.wait || registry.unread_count(fleet.id, &me.name)? > 0 {
-            let rows = registry.take_inbox(fleet.id, &me.name, args.all)?;
+            let rows = if args.unacked {
+                registry.take_unacked(fleet.id, &me.name)?
+            } else {
+                registry.take_inbox(fleet.id, &me.name, args.all)?
+            };
             if !args.wait
                 || rows
                     .iter()
@@ -334,6 +348,8 @@ fn inbox(globals: &Globals, args: InboxArgs) -> Result<()> {
     if messages.is_empty() {
         return print(if args.all {
             "no messages\n"
+        } else if args.unacked {
+            "no unacknowledged messages\n"
         } else {
             "no unread messages\n"
         });
@@ -379,7 +395,7 @@ fn ack(globals: &Globals, args: AckArgs) -> Result<()> {
 
 fn show(globals: &Globals, args: ShowArgs) -> Result<()> {
     let registry = globals.registry()?;
-    let (fleet, me) = args.who.speaker(&registry)?;
+    let (fleet, me) = args.who.reader(&registry)?;
     let m = registry.show_message(fleet.id, &me.name, args.id)?;
     if args.json {
         return print_json(&m);
@@ -409,7 +425,7 @@ fn show(globals: &Globals, args: ShowArgs) -> Result<()> {
 
 fn list(globals: &Globals, args: ListArgs) -> Result<()> {
     let registry = globals.registry()?;
-    let (fleet, me) = args.who.speaker(&registry)?;
+    let (fleet, me) = args.who.reader(&registry)?;
     // `operator` (the web UI, and the recipient of `cafleet done`) has no agent row.
     if let Some(with) = args.with.as_deref().filter(|w| *w != crate::team::OPERATOR) {
         registry.require_agent(fleet.id, &fleet.name, with)?;

@@ -191,7 +191,8 @@ pub fn run_logs(globals: &Globals, args: LogsArgs) -> Result<ExitCode> {
 pub fn run_events(globals: &Globals, args: EventsArgs) -> Result<ExitCode> {
     let registry = globals.registry()?;
     let fleet_id = match super::identity::lane_fleet(args.fleet.as_deref())? {
-        Some(name) => Some(registry.require_fleet(&name)?.id),
+        // A deleted fleet's events stay readable.
+        Some(name) => Some(registry.history_fleet(&name)?.id),
         None => None,
     };
     let mut after = 0;

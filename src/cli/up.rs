@@ -359,7 +359,7 @@ fn warn_missing_opencode_agent(fleet: &crate::manifest::Fleet, plan: &Plan) {
     }
 }
 
-fn install_hint(program: &str) -> Option<String> {
+pub(crate) fn install_hint(program: &str) -> Option<String> {
     let package = match program {
         "claude" => "@anthropic-ai/claude-code",
         "codex" => "@openai/codex",

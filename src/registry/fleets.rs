@@ -1,4 +1,9 @@
 //! Fleet rows: one per team, from a fleet file (`manifest`) or `cafleet fleet create` (`cli`).
+//!
+//! `fleet delete` marks a fleet deleted (`deleted_at`) and keeps its messages and events;
+//! only a purge erases them. Every lookup by name for running things sees the live fleets
+//! only (one per name); [`Registry::history_fleet`] also finds a deleted one, for the
+//! commands that read history.
 
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
@@ -17,10 +22,12 @@ pub struct FleetRow {
     pub status: String,
     pub created_at: String,
     pub updated_at: String,
+    /// When `fleet delete` deleted it; `None` for a live fleet.
+    pub deleted_at: Option<String>,
 }
 
 const COLUMNS: &str =
-    "id, name, origin, manifest_path, session, socket, status, created_at, updated_at";
+    "id, name, origin, manifest_path, session, socket, status, created_at, updated_at, deleted_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<FleetRow> {
     Ok(FleetRow {
@@ -33,6 +40,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<FleetRow> {
         status: row.get(6)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
+        deleted_at: row.get(9)?,
     })
 }
 
@@ -46,18 +54,43 @@ pub struct NewFleet<'a> {
 }
 
 impl Registry {
+    /// The live (not deleted) fleet called `name`.
     pub fn fleet_by_name(&self, name: &str) -> Result<Option<FleetRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM fleets WHERE name = ?1");
+        let sql = format!("SELECT {COLUMNS} FROM fleets WHERE name = ?1 AND deleted_at IS NULL");
         Ok(self.conn().query_row(&sql, [name], from_row).optional()?)
     }
 
+    /// The live fleets, by name.
     pub fn fleets(&self) -> Result<Vec<FleetRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM fleets ORDER BY name");
+        let sql = format!("SELECT {COLUMNS} FROM fleets WHERE deleted_at IS NULL ORDER BY name");
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let rows = stmt
             .query_map([], from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// Every fleet, deleted ones too, by name and then age (`fleet list --all`).
+    pub fn all_fleets(&self) -> Result<Vec<FleetRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM fleets ORDER BY name, id");
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map([], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The fleet whose history a reader means by `name`: the live one, else the most
+    /// recently deleted one of that name.
+    pub fn history_fleet(&self, name: &str) -> Result<FleetRow> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM fleets WHERE name = ?1
+             ORDER BY deleted_at IS NOT NULL, id DESC LIMIT 1"
+        );
+        match self.conn().query_row(&sql, [name], from_row).optional()? {
+            Some(fleet) => Ok(fleet),
+            None => self.require_fleet(name),
+        }
     }
 
     /// The fleet named `name`, or a not-found error listing the fleets that exist.
@@ -80,7 +113,7 @@ impl Registry {
             tx.execute(
                 "INSERT INTO fleets (name, origin, manifest_path, session, socket, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'up')
-                 ON CONFLICT (name) DO UPDATE SET
+                 ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET
                     origin = excluded.origin,
                     manifest_path = excluded.manifest_path,
                     session = excluded.session,
@@ -95,11 +128,11 @@ impl Registry {
                     fleet.socket
                 ],
             )?;
-            Ok(
-                tx.query_row("SELECT id FROM fleets WHERE name = ?1", [fleet.name], |r| {
-                    r.get(0)
-                })?,
-            )
+            Ok(tx.query_row(
+                "SELECT id FROM fleets WHERE name = ?1 AND deleted_at IS NULL",
+                [fleet.name],
+                |r| r.get(0),
+            )?)
         })
     }
 
@@ -111,10 +144,101 @@ impl Registry {
         Ok(())
     }
 
-    /// Deletes a fleet and, by cascade, its agents, messages, events and monitor state.
+    /// Marks a fleet deleted: it leaves every live listing and frees its name, and its
+    /// agents, messages and events stay for the history readers.
+    pub fn mark_fleet_deleted(&mut self, fleet_id: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE fleets SET status = 'down', deleted_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1 AND deleted_at IS NULL",
+            [fleet_id],
+        )?;
+        Ok(())
+    }
+
+    /// The deleted fleets called `name`, oldest first.
+    pub fn deleted_fleets(&self, name: &str) -> Result<Vec<FleetRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM fleets WHERE name = ?1 AND deleted_at IS NOT NULL ORDER BY id"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map([name], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Erases a fleet and, by cascade, its agents, messages, events and monitor state.
+    /// Their ids are never handed out again.
     pub fn purge_fleet(&mut self, fleet_id: i64) -> Result<()> {
         self.conn()
             .execute("DELETE FROM fleets WHERE id = ?1", [fleet_id])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_fleet(reg: &mut Registry, name: &str) -> i64 {
+        reg.upsert_fleet(&NewFleet {
+            name,
+            origin: "cli",
+            manifest_path: None,
+            session: name,
+            socket: "",
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_deleted_fleet_keeps_its_history_and_frees_its_name() {
+        let mut reg = Registry::in_memory().unwrap();
+        let old = new_fleet(&mut reg, "shop");
+        let first = reg
+            .insert_message(old, "a", "b", b"one", "message")
+            .unwrap();
+        reg.event(Some(old), Some("a"), "test", serde_json::json!({}))
+            .unwrap();
+        reg.mark_fleet_deleted(old).unwrap();
+        assert!(reg.fleet_by_name("shop").unwrap().is_none());
+        assert!(reg.fleets().unwrap().is_empty());
+        assert_eq!(reg.history_fleet("shop").unwrap().id, old);
+        assert_eq!(reg.message(old, first).unwrap().unwrap().body, b"one");
+        assert_eq!(reg.events(Some(old), None, 0, 10).unwrap().len(), 1);
+
+        // The name is free again; the new fleet is what `shop` means now.
+        let new = new_fleet(&mut reg, "shop");
+        assert_ne!(new, old);
+        assert_eq!(reg.history_fleet("shop").unwrap().id, new);
+        assert_eq!(reg.all_fleets().unwrap().len(), 2);
+        assert_eq!(reg.deleted_fleets("shop").unwrap()[0].id, old);
+        // A second live fleet of that name is still impossible.
+        assert_eq!(new_fleet(&mut reg, "shop"), new);
+    }
+
+    #[test]
+    fn ids_are_never_reused_after_a_purge() {
+        let mut reg = Registry::in_memory().unwrap();
+        let old = new_fleet(&mut reg, "shop");
+        let message = reg
+            .insert_message(old, "a", "b", b"one", "message")
+            .unwrap();
+        reg.event(Some(old), None, "test", serde_json::json!({}))
+            .unwrap();
+        let (_, event) = reg.high_water_marks().unwrap();
+        reg.purge_fleet(old).unwrap();
+        assert!(reg.message(old, message).unwrap().is_none());
+        let new = new_fleet(&mut reg, "shop");
+        assert!(new > old, "fleet id {old} was handed out again");
+        let next = reg
+            .insert_message(new, "a", "b", b"two", "message")
+            .unwrap();
+        assert!(next > message, "message id {message} was handed out again");
+        reg.event(Some(new), None, "test", serde_json::json!({}))
+            .unwrap();
+        let (_, next_event) = reg.high_water_marks().unwrap();
+        assert!(next_event > event, "event id {event} was handed out again");
     }
 }

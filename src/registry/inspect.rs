@@ -13,6 +13,9 @@ use crate::error::Result;
 pub enum Inspection {
     /// No file there yet; the first command that needs it creates it.
     Missing,
+    /// A registry of the Python cafleet, at this alembic revision: cafleet refuses it
+    /// and offers `db import-python`.
+    Python { revision: Option<String> },
     /// A registry at `schema_version`; `monitors` is empty when the schema is one this
     /// binary does not know.
     Present {
@@ -39,6 +42,16 @@ pub fn inspect(path: &Utf8Path) -> Result<Inspection> {
     let schema_version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(describe_sqlite_error)?;
+    if schema_version == 0
+        && super::python_import::is_python_registry(&conn).map_err(describe_sqlite_error)?
+    {
+        let revision = conn
+            .query_row("SELECT version_num FROM alembic_version", [], |row| {
+                row.get(0)
+            })
+            .ok();
+        return Ok(Inspection::Python { revision });
+    }
     let monitors = if (1..=SCHEMA_VERSION).contains(&schema_version) {
         running_monitors(&conn).map_err(describe_sqlite_error)?
     } else {

@@ -224,6 +224,35 @@ impl Registry {
         })
     }
 
+    /// Every message addressed to `member` that is not acknowledged yet — unread and
+    /// read alike — oldest first (`inbox --unacked`, what the Python cafleet's `poll`
+    /// listed). The unread ones are marked `read` in the same transaction.
+    pub fn take_unacked(&mut self, fleet_id: i64, member: &str) -> Result<Vec<MessageRow>> {
+        self.write(|tx| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM messages INDEXED BY messages_inbox
+                 WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified', 'read')
+                 ORDER BY id"
+            );
+            let rows = {
+                let mut stmt = tx.prepare_cached(&sql)?;
+                stmt.query_map(params![fleet_id, member], from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            if rows.iter().any(|m| is_unread(&m.state)) {
+                tx.execute(
+                    &format!(
+                        "UPDATE messages SET state = 'read', state_reason = NULL, read_at = {NOW}
+                         WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified')
+                           AND id <= ?3"
+                    ),
+                    params![fleet_id, member, rows.last().map_or(0, |m| m.id)],
+                )?;
+            }
+            Ok(rows)
+        })
+    }
+
     /// How many unread messages `member` has (no state changes).
     pub fn unread_count(&self, fleet_id: i64, member: &str) -> Result<i64> {
         Ok(self.conn().query_row(
@@ -692,6 +721,21 @@ mod tests {
         assert_eq!(ids(reg.list_messages(f, "a", &read).unwrap()), [ab]);
         assert_eq!(reg.pending_messages(f, "c").unwrap().len(), 2);
         assert_eq!(reg.recipients_with_pending(f).unwrap(), ["a", "c"]);
+    }
+
+    #[test]
+    fn unacked_lists_read_messages_until_they_are_acked() {
+        let (mut reg, f) = registry();
+        let first = reg.insert_message(f, "a", "b", b"1", "message").unwrap();
+        assert_eq!(reg.take_inbox(f, "b", false).unwrap().len(), 1);
+        assert!(reg.take_inbox(f, "b", false).unwrap().is_empty());
+        let second = reg.insert_message(f, "a", "b", b"2", "message").unwrap();
+        let ids = |rows: Vec<MessageRow>| rows.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(reg.take_unacked(f, "b").unwrap()), [first, second]);
+        assert_eq!(reg.message(f, second).unwrap().unwrap().state, "read");
+        reg.ack_messages(f, "b", &[first]).unwrap();
+        assert_eq!(ids(reg.take_unacked(f, "b").unwrap()), [second]);
+        assert!(reg.take_unacked(f, "a").unwrap().is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod location;
 pub mod lock;
 pub mod messages;
 pub mod monitors;
+pub mod python_import;
 #[cfg(test)]
 mod query_plans;
 mod sqlite_error;
@@ -25,7 +26,7 @@ pub use sqlite_error::describe_sqlite_error;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
@@ -35,6 +36,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_scale_indexes",
         include_str!("../../migrations/0002_scale_indexes.sql"),
+    ),
+    (
+        "0003_audit_trail",
+        include_str!("../../migrations/0003_audit_trail.sql"),
     ),
     (
         "0004_status_signal",
@@ -130,6 +135,10 @@ impl Registry {
         if version > SCHEMA_VERSION {
             return Ok(());
         }
+        // Nor is a Python cafleet registry touched: `migrate` refuses it.
+        if version == 0 && python_import::is_python_registry(&self.conn)? {
+            return Ok(());
+        }
         self.enable_wal()?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -169,6 +178,23 @@ impl Registry {
         if found == SCHEMA_VERSION {
             return Ok(());
         }
+        if found == 0 && python_import::is_python_registry(&self.conn)? {
+            return Err(python_import::refuse_python_registry(&self.path));
+        }
+        // A migration that rebuilds a table (create, copy, drop, rename) must not cascade
+        // the drop into the tables that reference it: foreign keys are off while the
+        // migrations run (the pragma is a no-op inside a transaction, so it is set
+        // here), every reference is checked before the commit, and they are on again
+        // whatever happened.
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let migrated = self.run_migrations();
+        let restored = self.conn.pragma_update(None, "foreign_keys", "ON");
+        migrated?;
+        restored?;
+        Ok(())
+    }
+
+    fn run_migrations(&mut self) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -181,6 +207,15 @@ impl Registry {
             tx.execute_batch(sql)
                 .map_err(|err| Error::failure(format!("migration {name} failed: {err}")))?;
             tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        }
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(Error::failure(format!(
+                "the migrated registry has a row in `{table}` that points at nothing"
+            ))
+            .hint("the registry was left as it was; report this with `cafleet doctor` output"));
         }
         tx.commit()?;
         Ok(())
@@ -221,5 +256,89 @@ mod tests {
     fn migrates_in_memory() {
         let registry = Registry::in_memory().unwrap();
         assert_eq!(registry.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    /// A registry written by the previous schema keeps every row through the rebuild of
+    /// `fleets` (nothing cascades), and its ids are never handed out again.
+    #[test]
+    fn the_audit_trail_migration_keeps_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("old.db")).unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            for (_, sql) in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO fleets (id, name, origin, session) VALUES (1, 'shop', 'cli', 's');
+                 INSERT INTO agents (fleet_id, name, role, backend, origin) VALUES (1, 'api', 'member', 'fake', 'cli');
+                 INSERT INTO messages (id, fleet_id, sender, recipient, body) VALUES (7, 1, 'a', 'api', X'6869');
+                 INSERT INTO events (id, fleet_id, kind) VALUES (9, 1, 'spawn');
+                 INSERT INTO monitors (fleet_id) VALUES (1);",
+            )
+            .unwrap();
+        }
+        let mut registry = Registry::open(&path).unwrap();
+        assert_eq!(registry.schema_version().unwrap(), SCHEMA_VERSION);
+        let count = |registry: &Registry, table: &str| -> i64 {
+            registry
+                .conn()
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        for table in ["fleets", "agents", "messages", "events", "monitors"] {
+            assert_eq!(count(&registry, table), 1, "{table} lost its row");
+        }
+        let fk: bool = registry
+            .conn()
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(fk, "foreign keys are on again after the migration");
+        let fleet = registry.require_fleet("shop").unwrap();
+        assert_eq!(registry.message(fleet.id, 7).unwrap().unwrap().body, b"hi");
+        registry.purge_fleet(fleet.id).unwrap();
+        assert_eq!(count(&registry, "messages"), 0, "a purge still cascades");
+        let fleet = registry
+            .upsert_fleet(&fleets::NewFleet {
+                name: "shop",
+                origin: "cli",
+                manifest_path: None,
+                session: "s",
+                socket: "",
+            })
+            .unwrap();
+        assert!(fleet > 1);
+        let id = registry
+            .insert_message(fleet, "a", "b", b"new", "message")
+            .unwrap();
+        assert!(id > 7, "message id {id} reused");
+    }
+
+    /// A Python cafleet registry is refused before anything is written to it.
+    #[test]
+    fn a_python_registry_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("py.db")).unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+                 INSERT INTO alembic_version VALUES ('0006');
+                 CREATE TABLE fleets (fleet_id INTEGER PRIMARY KEY, name VARCHAR);",
+            )
+            .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let err = Registry::open(&path).err().expect("refused");
+        assert!(err.message.contains("Python cafleet"), "{}", err.message);
+        assert!(err.hints.iter().any(|h| h.contains("db import-python")));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file was changed"
+        );
+        assert!(!dir.path().join("py.db-wal").exists());
     }
 }

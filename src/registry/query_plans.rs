@@ -98,6 +98,8 @@ fn hot_queries_use_an_index() {
     registry.unread_counts(fleet).unwrap();
     registry.take_inbox(fleet, "b", false).unwrap();
     registry.take_inbox(fleet, "b", true).unwrap();
+    registry.take_unacked(fleet, "b").unwrap();
+    registry.addressed_to(fleet, "operator", 100).unwrap();
     registry.ack_messages(fleet, "b", &[id]).unwrap();
     registry.show_message(fleet, "b", id).unwrap();
     for with in [None, Some("b")] {

@@ -167,6 +167,28 @@ impl Registry {
         Ok(rows)
     }
 
+    /// The newest `limit` messages addressed to `recipient`, oldest first, whatever their
+    /// state (the web UI's operator inbox; nothing is marked read).
+    pub fn addressed_to(
+        &self,
+        fleet_id: i64,
+        recipient: &str,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>> {
+        let sql = format!(
+            "SELECT * FROM (
+                SELECT {COLUMNS} FROM messages
+                WHERE fleet_id = ?1 AND recipient = ?2
+                ORDER BY id DESC LIMIT ?3
+             ) ORDER BY id"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![fleet_id, recipient, limit], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// SQLite's `data_version`: it moves when another connection commits, so a poller
     /// can skip [`Registry::versions`] while nothing was written.
     pub fn data_version(&self) -> Result<i64> {

@@ -11,8 +11,10 @@
 //! | `GET /api/fleets/{fleet}/messages?member=M&after=ID&before=ID&limit=N` | a page of the timeline: previews, not bodies |
 //! | `GET /api/fleets/{fleet}/messages/{id}` | one message with its whole body |
 //! | `GET /api/fleets/{fleet}/events?after=ID&limit=N` | the event log |
-//! | `POST /api/fleets/{fleet}/send` `{"to": NAME, "body": TEXT}` | send as `operator` |
-//! | `POST /api/fleets/{fleet}/broadcast` `{"body": TEXT}` | broadcast as `operator` |
+//! | `GET /api/fleets/{fleet}/operator?limit=N` | the operator's inbox: `unread` and the newest messages to `operator` |
+//! | `POST /api/fleets/{fleet}/operator/read` | marks the operator's unread messages read |
+//! | `POST /api/fleets/{fleet}/send` `{"to": NAME, "body": TEXT, "from": F}` | send as `operator` (or `from` the fleet's Director) |
+//! | `POST /api/fleets/{fleet}/broadcast` `{"body": TEXT, "from": F}` | broadcast as `operator` (or the Director) |
 //!
 //! The two sending routes share a rate limit (`limit`): 429 past it.
 //! | `GET /api/live` | server-sent `versions` events |
@@ -50,6 +52,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/fleets/{fleet}/messages", get(messages))
         .route("/api/fleets/{fleet}/messages/{id}", get(message))
         .route("/api/fleets/{fleet}/events", get(events))
+        .route("/api/fleets/{fleet}/operator", get(operator_inbox))
+        .route("/api/fleets/{fleet}/operator/read", post(operator_read))
         .merge(
             Router::new()
                 .route("/api/fleets/{fleet}/send", post(send_one))
@@ -155,6 +159,8 @@ struct FleetJson {
     fleet: FleetRow,
     agents: usize,
     unread: i64,
+    /// Messages to `operator` nobody has read yet.
+    operator_unread: i64,
 }
 
 async fn fleets(State(state): State<AppState>) -> ApiResult<Vec<FleetJson>> {
@@ -166,11 +172,14 @@ async fn fleets(State(state): State<AppState>) -> ApiResult<Vec<FleetJson>> {
                 .into_iter()
                 .filter(|a| a.status != "removed")
                 .count();
-            let unread = registry.unread_counts(fleet.id)?.values().sum();
+            let counts = registry.unread_counts(fleet.id)?;
+            let operator_unread = counts.get(send::OPERATOR).copied().unwrap_or(0);
+            let unread = counts.values().sum::<i64>() - operator_unread;
             out.push(FleetJson {
                 fleet,
                 agents,
                 unread,
+                operator_unread,
             });
         }
         Ok(out)
@@ -308,15 +317,64 @@ async fn events(
     Ok(Json(rows))
 }
 
+#[derive(Debug, Serialize)]
+struct OperatorInbox {
+    unread: i64,
+    /// The newest messages to `operator`, oldest first.
+    messages: Vec<crate::registry::messages::MessageRow>,
+}
+
+async fn operator_inbox(
+    State(state): State<AppState>,
+    Path(fleet): Path<String>,
+    Params(query): Params<ListQuery>,
+) -> ApiResult<OperatorInbox> {
+    let inbox = read(&state, move |registry| {
+        let fleet = registry.require_fleet(&fleet)?;
+        Ok(OperatorInbox {
+            unread: registry.unread_count(fleet.id, send::OPERATOR)?,
+            messages: registry.addressed_to(fleet.id, send::OPERATOR, query.limit())?,
+        })
+    })
+    .await?;
+    Ok(Json(inbox))
+}
+
+#[derive(Debug, Serialize)]
+struct MarkedRead {
+    read: Vec<i64>,
+}
+
+/// Marks what the operator has now seen read, like `message inbox --as operator` does.
+async fn operator_read(
+    State(state): State<AppState>,
+    Path(fleet): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<MarkedRead> {
+    require_json(&headers)?;
+    let fleet = read(&state, move |registry| registry.require_fleet(&fleet)).await?;
+    let db = state.db.clone();
+    let read = blocking(move || {
+        let mut registry = Registry::open(&db)?;
+        let rows = registry.take_inbox(fleet.id, send::OPERATOR, false)?;
+        Ok(rows.into_iter().map(|m| m.id).collect())
+    })
+    .await?;
+    Ok(Json(MarkedRead { read }))
+}
+
 #[derive(Debug, Deserialize)]
 struct SendBody {
     to: String,
     body: String,
+    /// `operator` (the default) or the fleet's Director.
+    from: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct BroadcastBody {
     body: String,
+    from: Option<String>,
 }
 
 fn check_body(body: &str) -> Result<()> {
@@ -344,6 +402,7 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 async fn dispatch(
     state: AppState,
     fleet: String,
+    from: Option<String>,
     to: Option<String>,
     body: String,
 ) -> ApiResult<send::Sent> {
@@ -351,8 +410,17 @@ async fn dispatch(
     let fleet = read(&state, move |registry| registry.require_fleet(&fleet)).await?;
     let db = state.db.clone();
     let socket = state.tmux_socket.clone();
-    let sent =
-        blocking(move || send::send(&db, socket.as_deref(), &fleet, to.as_deref(), &body)).await?;
+    let sent = blocking(move || {
+        send::send(
+            &db,
+            socket.as_deref(),
+            &fleet,
+            from.as_deref(),
+            to.as_deref(),
+            &body,
+        )
+    })
+    .await?;
     Ok(Json(sent))
 }
 
@@ -364,7 +432,7 @@ async fn send_one(
 ) -> std::result::Result<(StatusCode, Json<send::Sent>), ApiError> {
     require_json(&headers)?;
     let request: SendBody = parse(&bytes)?;
-    let Json(sent) = dispatch(state, fleet, Some(request.to), request.body).await?;
+    let Json(sent) = dispatch(state, fleet, request.from, Some(request.to), request.body).await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
@@ -376,7 +444,7 @@ async fn broadcast(
 ) -> std::result::Result<(StatusCode, Json<send::Sent>), ApiError> {
     require_json(&headers)?;
     let request: BroadcastBody = parse(&bytes)?;
-    let Json(sent) = dispatch(state, fleet, None, request.body).await?;
+    let Json(sent) = dispatch(state, fleet, request.from, None, request.body).await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }
 

@@ -82,7 +82,7 @@ async function render() {
   }
   try {
     if (route.view === "fleets") await loadFleets();
-    if (route.view === "fleet") await Promise.all([loadAgents(), loadTimeline(), loadEvents()]);
+    if (route.view === "fleet") await Promise.all([loadAgents(), loadTimeline(), loadEvents(), loadOperator()]);
     if (route.view === "pane") await loadPane();
     showError(null);
   } catch (err) {
@@ -100,6 +100,7 @@ async function loadFleets() {
     el("td", {}, f.origin),
     el("td", {}, f.agents),
     el("td", {}, f.unread),
+    el("td", { class: "operator-unread" }, f.operator_unread),
     el("td", { class: "muted" }, f.session),
     el("td", { class: "muted" }, time(f.created_at))));
   $("fleets").tBodies[0].replaceChildren(...rows);
@@ -132,9 +133,17 @@ async function loadAgents() {
   const to = $("send-to");
   const chosen = to.value;
   to.replaceChildren(el("option", { value: "*" }, "everyone (broadcast)"),
-    ...names.map((n) => el("option", { value: n }, n)));
+    ...names.map((n) => el("option", { value: n }, n)),
+    el("option", { value: "operator" }, "operator (when sending as the Director)"));
   if ([...to.options].some((o) => o.value === chosen)) to.value = chosen;
   else if (names.length) to.value = names.find((n) => agents.find((a) => a.name === n).role !== "director") || names[0];
+  // The page speaks as the operator, or as the fleet's Director.
+  const from = $("send-from");
+  const speaker = from.value;
+  const director = agents.find((a) => a.role === "director");
+  from.replaceChildren(el("option", { value: "operator" }, "operator"),
+    ...(director ? [el("option", { value: director.name }, `${director.name} (Director)`)] : []));
+  from.value = [...from.options].some((o) => o.value === speaker) ? speaker : "operator";
   const thread = $("thread");
   const member = thread.value;
   thread.replaceChildren(el("option", { value: "" }, "everyone"),
@@ -202,6 +211,37 @@ async function loadTimeline() {
   $("no-messages").hidden = items.length > 0;
 }
 
+// The replies to `operator`, newest first; the unread ones are marked until "Mark read".
+async function loadOperator() {
+  const inbox = await api(`/api/fleets/${enc(current.fleet)}/operator?limit=100`);
+  const count = $("operator-unread");
+  count.textContent = inbox.unread;
+  count.className = inbox.unread > 0 ? "count some" : "count";
+  const items = inbox.messages.slice().reverse().map((m) => {
+    const unread = m.state === "queued" || m.state === "notified";
+    return el("li", { class: unread ? "message unread" : "message", "data-id": m.id },
+      el("div", { class: "meta" }, el("span", { class: "id" }, `#${m.id}`),
+        el("span", { class: "who" }, `${m.sender} → operator`), badge(unread ? "unread" : m.state),
+        el("time", { dateTime: m.created_at }, time(m.created_at))),
+      el("div", { class: "body" }, m.body));
+  });
+  $("operator-inbox").replaceChildren(...items);
+  $("no-operator").hidden = items.length > 0;
+  $("operator-read").disabled = inbox.unread === 0;
+}
+
+async function markOperatorRead() {
+  try {
+    await api(`/api/fleets/${enc(current.fleet)}/operator/read`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+    });
+    await loadOperator();
+    showError(null);
+  } catch (err) {
+    showError(err);
+  }
+}
+
 // `{"outcome": "notified", "message_ids": [3]}` → `outcome=notified message_ids=[3]`.
 function detailText(detail) {
   if (detail === null || typeof detail !== "object" || Array.isArray(detail)) return JSON.stringify(detail);
@@ -223,12 +263,13 @@ async function loadEvents() {
 async function send(event) {
   event.preventDefault();
   const to = $("send-to").value;
+  const from = $("send-from").value;
   const body = $("send-body").value;
   const status = $("send-status");
   const fleet = enc(current.fleet);
   const [path, payload] = to === "*"
-    ? [`/api/fleets/${fleet}/broadcast`, { body }]
-    : [`/api/fleets/${fleet}/send`, { to, body }];
+    ? [`/api/fleets/${fleet}/broadcast`, { body, from }]
+    : [`/api/fleets/${fleet}/send`, { to, body, from }];
   $("send-button").disabled = true;
   status.textContent = "sending…";
   try {
@@ -281,7 +322,7 @@ function connectLive() {
     const tasks = [];
     if (current.view === "fleets" && (agents || messages)) tasks.push(loadFleets());
     if (current.view === "fleet") {
-      if (messages) tasks.push(loadTimeline());
+      if (messages) tasks.push(loadTimeline(), loadOperator());
       if (agents) tasks.push(loadAgents());
       if (next.events !== before.events) tasks.push(loadEvents());
     }
@@ -292,6 +333,7 @@ function connectLive() {
 window.addEventListener("hashchange", render);
 document.addEventListener("DOMContentLoaded", () => {
   $("send").addEventListener("submit", send);
+  $("operator-read").addEventListener("click", markOperatorRead);
   $("thread").addEventListener("change", () => loadTimeline().catch(showError));
   $("pane-refresh").addEventListener("click", loadPane);
   connectLive();
