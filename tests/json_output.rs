@@ -38,6 +38,18 @@ fn one_document(args: &[&str], output: &std::process::Output) -> serde_json::Val
     value
 }
 
+/// The commands whose document is an array: they list things.
+const ARRAYS: [&str; 8] = [
+    "ps",
+    "events",
+    "member list",
+    "fleet list",
+    "message inbox",
+    "message list",
+    "message ack",
+    "message broadcast",
+];
+
 #[test]
 fn every_json_flag_prints_one_document_and_events_jsonl_streams_lines() {
     let Some(h) = Harness::start() else { return };
@@ -155,6 +167,14 @@ name = "coder"
             assert!(output.status.success(), "{name}:\n{}", transcript(&output));
         }
         let value = one_document(args, &output);
+        // Lists are arrays, everything else an object (README, "JSON output").
+        assert_eq!(
+            value.is_array(),
+            ARRAYS.contains(name),
+            "`cafleet {}` printed {}",
+            args.join(" "),
+            if value.is_array() { "an array" } else { "an object" }
+        );
         if *name == "events" {
             assert!(value.as_array().is_some_and(|a| a.len() > 2), "{value}");
         }

@@ -345,7 +345,8 @@ fake = { ready_after = "1h" }
             .expect("read")
             .replace("fake = { ready_after = \"1h\" }", ""),
     );
-    let output = h.run(&["up", &quick, "--wait", "--timeout", "20s"]);
+    // Another file of the same fleet: taken over on purpose.
+    let output = h.run(&["up", &quick, "--force", "--wait", "--timeout", "20s"]);
     assert!(output.status.success(), "{}", transcript(&output));
 }
 
