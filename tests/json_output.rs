@@ -173,7 +173,11 @@ name = "coder"
             ARRAYS.contains(name),
             "`cafleet {}` printed {}",
             args.join(" "),
-            if value.is_array() { "an array" } else { "an object" }
+            if value.is_array() {
+                "an array"
+            } else {
+                "an object"
+            }
         );
         if *name == "events" {
             assert!(value.as_array().is_some_and(|a| a.len() > 2), "{value}");
