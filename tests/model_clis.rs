@@ -3,6 +3,7 @@
 //! The CLIs are found in `$CAFLEET_AGENT_CLIS/node_modules/.bin`, the usual cache folder
 //! or PATH; a missing one is skipped with a visible line, except under CI, where it fails.
 
+mod common;
 mod model_support;
 
 use std::path::{Path, PathBuf};
@@ -172,4 +173,83 @@ fn opencode_runs_the_scripted_commands() {
     let output = run_with_deadline(cmd, Duration::from_secs(180));
     eprintln!("opencode took {:?}", started.elapsed());
     assert_ran(&output, marker.path(), &server);
+}
+
+/// The rollouts codex wrote under `home`, as one text.
+fn codex_sessions(home: &Path) -> String {
+    let mut text = String::new();
+    let mut stack = vec![home.join(".codex/sessions")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                text.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    text
+}
+
+#[test]
+fn codex_lists_the_skills_cafleet_installs() {
+    let Some(codex) = cli_or_skip("codex") else {
+        return;
+    };
+    let server = Server::start("version = 1\n[default]\nreply = \"OK\"\n");
+    let home = tempfile::tempdir().expect("home");
+    let project = tempfile::tempdir_in(home.path()).expect("project");
+    for args in [
+        vec!["skill", "install", "--agent", "codex"],
+        vec![
+            "skill",
+            "install",
+            "--agent",
+            "codex",
+            "--dir",
+            project.path().to_str().expect("utf-8 path"),
+        ],
+    ] {
+        let out = common::cafleet(home.path())
+            .env_remove("CODEX_HOME")
+            .args(&args)
+            .output()
+            .expect("run cafleet");
+        assert!(out.status.success(), "{}", common::transcript(&out));
+    }
+    let user = home.path().join(".codex/skills");
+    let shared = project.path().join(".agents/skills");
+    assert!(user.join("cafleet/SKILL.md").is_file());
+    assert!(shared.join("cafleet/SKILL.md").is_file());
+
+    let mut cmd = command(&codex, BackendName::Codex, &server, home.path());
+    cmd.current_dir(project.path())
+        .env_remove("CODEX_HOME")
+        .args([
+            "exec",
+            "--skip-git-repo-check",
+            "-m",
+            "scripted-unknown",
+            "hello",
+        ]);
+    let output = run_with_deadline(cmd, Duration::from_secs(120));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // codex lists each skill root it read, then the skills found there.
+    let sessions = codex_sessions(home.path());
+    for root in [&user, &shared] {
+        let line = format!("= `{}`", root.display());
+        assert!(
+            sessions.contains(&line),
+            "codex did not read {}",
+            root.display()
+        );
+    }
+    for skill in ["- cafleet:", "- cafleet-design-doc:", "- cafleet-research:"] {
+        assert!(sessions.contains(skill), "codex does not list `{skill}`");
+    }
 }

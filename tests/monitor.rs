@@ -434,3 +434,86 @@ fn a_stale_monitor_row_neither_blocks_start_nor_gets_another_process_killed() {
     let _ = bystander.kill();
     let _ = bystander.wait();
 }
+
+/// Ends, by its pid, a monitor loop `up` started for this test's registry, should the
+/// test fail before `down` does: only a process whose command line names this registry.
+struct StartedLoop {
+    db: std::path::PathBuf,
+    pid: Option<u32>,
+}
+
+impl StartedLoop {
+    fn alive(&self) -> bool {
+        self.pid.is_some_and(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&*self.db.to_string_lossy()))
+        })
+    }
+}
+
+impl Drop for StartedLoop {
+    fn drop(&mut self) {
+        if let (true, Some(pid)) = (self.alive(), self.pid) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+}
+
+fn monitor_json(h: &Harness, fleet: &str) -> serde_json::Value {
+    serde_json::from_str(&h.ok(&["monitor", "status", "--fleet", fleet, "--json"]))
+        .expect("monitor status JSON")
+}
+
+#[test]
+fn loop_cafleet_makes_up_start_the_heartbeat_and_down_stop_it() {
+    let Some(h) = Harness::start() else { return };
+    // Fake agents never start the loop themselves: without `loop`, nothing runs it.
+    let plain = fleet_file(&h, "quiet", "[monitor]\n");
+    h.ok(&["up", &plain, "--wait"]);
+    assert_eq!(
+        monitor_json(&h, "quiet")["monitor"],
+        serde_json::Value::Null
+    );
+    h.ok(&["down", &plain]);
+
+    let file = fleet_file(
+        &h,
+        "hb",
+        "[monitor]\nloop = \"cafleet\"\ninterval = \"200ms\"\n",
+    );
+    let out = h.ok(&["up", &file, "--wait"]);
+    assert!(out.contains("started the monitor loop of `hb`"), "{out}");
+    let mut started = StartedLoop {
+        db: h.db(),
+        pid: None,
+    };
+    let ticked = wait_until(Duration::from_secs(10), || {
+        let status = monitor_json(&h, "hb");
+        started.pid = status["monitor"]["pid"].as_u64().map(|p| p as u32);
+        status["running"] == true && !status["monitor"]["last_tick_at"].is_null()
+    });
+    assert!(ticked, "{}", monitor_json(&h, "hb"));
+    assert!(started.alive());
+    let pid = started.pid;
+
+    // One loop: a second `up` leaves the running one alone.
+    let again = h.ok(&["up", &file]);
+    assert!(!again.contains("started the monitor loop"), "{again}");
+    assert_eq!(
+        monitor_json(&h, "hb")["monitor"]["pid"]
+            .as_u64()
+            .map(|p| p as u32),
+        pid
+    );
+
+    h.ok(&["down", &file]);
+    assert!(
+        wait_until(Duration::from_secs(5), || !started.alive()),
+        "down must end the loop up started"
+    );
+    let status = monitor_json(&h, "hb");
+    assert_eq!(status["running"], false, "{status}");
+}

@@ -345,7 +345,8 @@ fake = { ready_after = "1h" }
             .expect("read")
             .replace("fake = { ready_after = \"1h\" }", ""),
     );
-    let output = h.run(&["up", &quick, "--wait", "--timeout", "20s"]);
+    // Another file of the same fleet: taken over on purpose.
+    let output = h.run(&["up", &quick, "--force", "--wait", "--timeout", "20s"]);
     assert!(output.status.success(), "{}", transcript(&output));
 }
 
@@ -897,4 +898,54 @@ fn up_warns_when_opencode_lacks_the_cafleet_agent() {
         "{}",
         transcript(&out)
     );
+}
+
+#[test]
+fn a_second_file_with_the_same_fleet_name_needs_force() {
+    let Some(h) = Harness::start() else { return };
+    let text = "version = 1\n[fleet]\nname = \"twin\"\n[defaults]\nbackend = \"fake\"\n[director]\n[[member]]\nname = \"api\"\n";
+    let first = h.write("one/fleet.toml", text);
+    let second = h.write("two/fleet.toml", text);
+    h.ok(&["up", &first, "--wait"]);
+    let panes = h.tagged("twin");
+
+    for verb in ["up", "plan"] {
+        let out = h.run(&[verb, &second]);
+        assert_eq!(out.status.code(), Some(1), "{verb}: {}", transcript(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("error:") && stderr.contains("hint:"),
+            "{verb}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&first) && stderr.contains(&second),
+            "{verb}: both files named: {stderr}"
+        );
+        assert!(stderr.contains("--force"), "{verb}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Nothing was touched.
+    assert_eq!(h.tagged("twin"), panes);
+    // Its own file is still fine.
+    assert!(h.ok(&["up", &first]).contains("up to date"));
+
+    // --force takes the fleet over; the second file is the one remembered from now on.
+    let taken = h.ok(&["up", &second, "--force"]);
+    assert!(taken.contains("recreate"), "{taken}");
+    let recorded: String = h
+        .registry()
+        .query_row(
+            "SELECT manifest_path FROM fleets WHERE name = 'twin'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("fleet row");
+    assert_eq!(recorded, second);
+    let back = h.run(&["up", &first]);
+    assert_eq!(back.status.code(), Some(1), "{}", transcript(&back));
+
+    // Once it is down, either file may bring it up.
+    h.ok(&["down", &second]);
+    h.ok(&["up", &first]);
+    h.ok(&["down", &first]);
 }

@@ -396,3 +396,73 @@ fn completions_for_each_shell() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn completions_offer_no_hidden_command_or_flag() {
+    let home = TempDir::new().unwrap();
+    for shell in ["bash", "zsh"] {
+        let out = cafleet(home.path())
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let script = String::from_utf8(out).unwrap();
+        // The hidden `agent` group (launch, fake, courier, notify …) and its about line.
+        for hidden in [
+            "cafleet__agent",
+            "Programs cafleet runs",
+            "--fake-options",
+            "courier",
+        ] {
+            assert!(!script.contains(hidden), "{shell} offers `{hidden}`");
+        }
+        // Everything people use is still there, down to member's last subcommands.
+        for visible in [
+            "init",
+            "nudge",
+            "ping",
+            "prompt",
+            "capture",
+            "--force",
+            "--jsonl",
+            "--tmux-socket",
+        ] {
+            assert!(script.contains(visible), "{shell} lacks `{visible}`");
+        }
+    }
+}
+
+#[test]
+fn member_help_lists_every_member_subcommand() {
+    let home = TempDir::new().unwrap();
+    let help = |args: &[&str]| {
+        let out = cafleet(home.path())
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let member = help(&["member", "--help"]);
+    let top = help(&["--help"]);
+    let top_line = top
+        .lines()
+        .find(|l| l.trim_start().starts_with("member "))
+        .unwrap_or_default()
+        .to_string();
+    for sub in [
+        "create", "delete", "list", "show", "capture", "prompt", "ping", "nudge",
+    ] {
+        assert!(
+            member
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{sub} "))),
+            "member --help lacks {sub}:\n{member}"
+        );
+        assert!(top_line.contains(sub), "`cafleet --help` says: {top_line}");
+    }
+}

@@ -17,6 +17,7 @@ pub struct FakeOptions {
 
     /// How long it takes before the ready screen appears, as a duration (`"2s"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = crate::manifest::rules::schema_duration)]
     pub ready_after: Option<String>,
 
     /// When a message preview is submitted it runs `cafleet message inbox`; with `reply`
@@ -46,6 +47,7 @@ pub struct FakeOptions {
 
     /// Exit by itself this long after starting (`"5s"`), to play a crashing agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = crate::manifest::rules::schema_duration)]
     pub exit_after: Option<String>,
 
     /// The exit status used with `exit_after` (default 1).
@@ -54,6 +56,7 @@ pub struct FakeOptions {
 
     /// Stop redrawing the screen this long after starting, to play a stalled agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = crate::manifest::rules::schema_duration)]
     pub freeze_after: Option<String>,
 }
 

@@ -225,7 +225,7 @@ fn create(
     name: &str,
     backend: crate::manifest::BackendName,
 ) -> Result<ExitCode> {
-    if !is_valid_name(name) || name.len() > 32 {
+    if !is_valid_name(name) {
         return Err(Error::usage(format!("invalid fleet name `{name}`")).hint(
             "a fleet name is 1 to 32 of a-z, 0-9, `_` and `-`, starting with a letter or digit",
         ));

@@ -311,7 +311,7 @@ fn type_line(globals: &Globals, name: &str, text: &str, fleet: Option<&str>) -> 
 
 fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
     let name = args.name.as_str();
-    if !is_valid_name(name) || name.len() > 32 {
+    if !is_valid_name(name) {
         return Err(Error::usage(format!("invalid member name `{name}`")).hint(
             "a member name is 1 to 32 of a-z, 0-9, `_` and `-`, starting with a letter or digit",
         ));

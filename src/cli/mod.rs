@@ -11,6 +11,7 @@ mod done;
 mod down;
 mod fleet;
 pub mod identity;
+mod init;
 mod member;
 mod message;
 mod model;
@@ -83,6 +84,8 @@ impl Globals {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a starter fleet file, its prompts and its JSON Schema (never over a file)
+    Init(init::InitArgs),
     /// Make tmux and the registry match a fleet file (prints the plan first)
     Up(up::UpArgs),
     /// Print what `up` would do; exit 0 in sync, 2 with changes
@@ -162,6 +165,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let globals = cli.globals;
     match cli.command {
+        Command::Init(args) => init::run(args),
         Command::Up(args) => up::run(&globals, args),
         Command::Plan(args) => up::run_plan(&globals, args),
         Command::Down(args) => down::run(&globals, args),

@@ -47,12 +47,16 @@ pub struct EventsArgs {
     /// Only events at or after this time (`2026-11-24T20:00:00Z`, or a prefix such as `2026-11-24`)
     #[arg(long)]
     pub since: Option<String>,
-    /// Keep printing new events as they happen
+    /// Keep printing new events as they happen (with --jsonl to stream JSON)
     #[arg(long)]
     pub follow: bool,
-    /// One JSON object a line (JSONL)
-    #[arg(long)]
+    /// Print the events as one JSON array (`id`, `fleet`, `agent`, `kind`, `detail`,
+    /// `created_at`)
+    #[arg(long, conflicts_with = "jsonl")]
     pub json: bool,
+    /// Print one JSON object a line (JSON Lines), as they come with --follow
+    #[arg(long)]
+    pub jsonl: bool,
 }
 
 pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
@@ -189,17 +193,41 @@ pub fn run_logs(globals: &Globals, args: LogsArgs) -> Result<ExitCode> {
 }
 
 pub fn run_events(globals: &Globals, args: EventsArgs) -> Result<ExitCode> {
+    // `--json` is one document, which a stream that never ends cannot be.
+    if args.json && args.follow {
+        return Err(
+            Error::usage("`--json` prints one JSON array, and `--follow` never ends")
+                .hint("stream JSON with `cafleet events --follow --jsonl` (one object a line)"),
+        );
+    }
     let registry = globals.registry()?;
     let fleet_id = match super::identity::lane_fleet(args.fleet.as_deref())? {
         // A deleted fleet's events stay readable.
         Some(name) => Some(registry.history_fleet(&name)?.id),
         None => None,
     };
+    if args.json {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let events = registry.events(fleet_id, args.since.as_deref(), after, 1000)?;
+            let full = events.len() == 1000;
+            if let Some(last) = events.last() {
+                after = last.id;
+            }
+            all.extend(events);
+            if !full {
+                break;
+            }
+        }
+        print_json(&all)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut after = 0;
     loop {
         let events = registry.events(fleet_id, args.since.as_deref(), after, 1000)?;
         for event in &events {
-            if args.json {
+            if args.jsonl {
                 let line =
                     serde_json::to_string(event).map_err(|e| Error::failure(e.to_string()))?;
                 super::print_raw(&format!("{line}\n"))?;

@@ -113,6 +113,7 @@ pub fn run(globals: &Globals, args: RunArgs) -> Result<ExitCode> {
             attach: false,
             json: false,
             trust: args.trust,
+            force: false,
         },
         fleet,
     );

@@ -47,6 +47,10 @@ pub struct UpArgs {
     /// Pre-trust the fleet's folders for claude and codex (as `[fleet] trust = true`)
     #[arg(long)]
     pub trust: bool,
+    /// Take over a fleet that is up from another fleet file of the same name: its agents
+    /// are reconciled to this file, which is remembered from now on
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Print what `cafleet up` would do; exit 0 when in sync, 2 when there are changes
@@ -80,6 +84,7 @@ pub fn run_plan(globals: &Globals, args: PlanArgs) -> Result<ExitCode> {
             attach: false,
             json: args.json,
             trust: false,
+            force: false,
         },
     )
 }
@@ -150,6 +155,9 @@ pub(crate) fn run_fleet(
             "bring it down there first with `cafleet{flag} down --fleet {}`, then run up again",
             fleet.name
         )));
+    }
+    if !args.force {
+        check_same_file(&registry, &fleet, args.dry_run)?;
     }
     let observed = apply::observe(&registry, &tmux, &fleet.name)?;
     let options = plan::Options {
@@ -235,6 +243,13 @@ pub(crate) fn run_fleet(
     if announced > 0 && !args.json {
         print(&format!("announcing {announced} queued message(s)\n"))?;
     }
+    if fleet
+        .monitor
+        .as_ref()
+        .is_some_and(|m| m.run_loop == crate::manifest::MonitorLoop::Cafleet)
+    {
+        start_monitor_loop(&db_path, &socket, &fleet.name, args.json)?;
+    }
     if args.json {
         print_json(
             &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards.iter().map(|(name, reason)| serde_json::json!({"name": name, "reason": reason})).collect::<Vec<_>>() }),
@@ -271,6 +286,67 @@ pub(crate) fn run_fleet(
         return attach(&tmux, &fleet.session);
     }
     outcome
+}
+
+/// A fleet's name is its identity in the registry and on tmux: `up` of another file that
+/// declares the same name would silently recreate the first file's agents. The file a
+/// fleet was brought up from is remembered (`fleets.manifest_path`); while that fleet is
+/// up, another file needs `--force`.
+fn check_same_file(
+    registry: &crate::registry::Registry,
+    fleet: &crate::manifest::Fleet,
+    dry_run: bool,
+) -> Result<()> {
+    let Some(row) = registry.fleet_by_name(&fleet.name)? else {
+        return Ok(());
+    };
+    let Some(recorded) = row.manifest_path.as_deref() else {
+        return Ok(());
+    };
+    if row.status != "up" || same_file(recorded, fleet.file.as_str()) {
+        return Ok(());
+    }
+    let verb = if dry_run { "plan" } else { "up" };
+    Err(Error::failure(format!(
+        "fleet `{}` is up from another fleet file: {recorded}, not {}",
+        fleet.name, fleet.file
+    ))
+    .hint(format!(
+        "give this file another `[fleet] name`, bring the other one down with `cafleet down {recorded}`, or take the fleet over with `cafleet up --force {}`",
+        fleet.file
+    ))
+    .hint(format!(
+        "nothing was changed by `cafleet {verb}`; with --force, `up` reconciles its agents to this file"
+    )))
+}
+
+/// Whether two paths name one file (symlinks resolved), else whether they are equal.
+fn same_file(a: &str, b: &str) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// `[monitor] loop = "cafleet"`: the heartbeat loop runs whether or not the monitoring
+/// member starts it. Like the courier, a loop that cannot start is a warning: the agents
+/// are up.
+fn start_monitor_loop(db: &camino::Utf8Path, socket: &str, fleet: &str, json: bool) -> Result<()> {
+    let socket = (!socket.is_empty()).then_some(socket);
+    match crate::monitor::start::ensure(db, socket, fleet) {
+        Ok(true) if !json => print(&format!(
+            "started the monitor loop of `{fleet}` (`cafleet monitor status` shows it)\n"
+        )),
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let mut text = format!("warning: {}\n", err.message);
+            for hint in &err.hints {
+                text.push_str(&format!("hint: {hint}\n"));
+            }
+            eprint!("{text}");
+            Ok(())
+        }
+    }
 }
 
 /// Refuses to start agents whose program is not installed: each would open a pane that

@@ -1,7 +1,8 @@
 //! The structural check: walks the parsed TOML against the JSON Schema generated from
 //! [`super::raw`], reporting every unknown key (with the nearest valid one), missing
 //! required key, wrong type and unknown enum value at once, each with its span. serde
-//! alone would stop at the first.
+//! alone would stop at the first. The schema's patterns and ranges (from
+//! [`super::rules`]) are left to `resolve`, which says what is wrong in its own words.
 
 use serde_json::Value as Json;
 use toml::Spanned;
@@ -155,7 +156,15 @@ impl<'a> Checker<'a> {
                 true
             }
             DeValue::Integer(_) => {
-                if let (Some(min), Some(number)) = (
+                // Only the bound an unsigned Rust type sets (`"format": "uint32"`): serde
+                // could not read the value otherwise. The ranges from `rules` are
+                // checked, with their own words, in `resolve`.
+                let unsigned = schema
+                    .get("format")
+                    .and_then(Json::as_str)
+                    .is_some_and(|f| f.starts_with("uint"));
+                if let (true, Some(min), Some(number)) = (
+                    unsigned,
                     schema.get("minimum").and_then(Json::as_i64),
                     integer_value(value.get_ref()),
                 ) && number < min

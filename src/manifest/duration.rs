@@ -4,10 +4,11 @@ use std::time::Duration;
 
 /// Parses a duration such as `30s` or `1h30m`; `None` when it is not one.
 pub fn parse(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text.is_empty() {
+    // The format is the one the JSON Schema carries; what follows reads its value.
+    if !super::rules::is_duration(text) {
         return None;
     }
+    let text = text.trim();
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {

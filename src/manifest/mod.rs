@@ -9,6 +9,8 @@ pub mod duration;
 pub mod raw;
 pub mod read;
 mod resolve;
+pub mod rules;
+pub mod starter;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -20,7 +22,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use diagnostic::{Diagnostic, Diagnostics, SourceFile};
-pub use raw::{BackendName, Restart};
+pub use raw::{BackendName, MonitorLoop, Restart};
+pub use rules::{RESERVED_NAMES, is_valid_name};
 
 /// What loading needs from outside the file.
 #[derive(Debug, Clone, Default)]
@@ -127,6 +130,9 @@ pub struct MonitorSettings {
     pub interval: Duration,
     #[serde(serialize_with = "ser_duration")]
     pub stall_after: Duration,
+    /// `[monitor] loop`: who starts the heartbeat loop.
+    #[serde(rename = "loop")]
+    pub run_loop: MonitorLoop,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,13 +325,3 @@ pub fn load_source(
 pub fn session_name(fleet: &str) -> String {
     format!("cafleet-{fleet}")
 }
-
-/// Whether `name` is a valid member or fleet name: `[a-z0-9][a-z0-9_-]*`.
-pub fn is_valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-}
-
-/// Names no member may take: the fixed roles, the broadcast address and the web UI's sender.
-pub const RESERVED_NAMES: [&str; 4] = ["director", "monitor", "all", "operator"];

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::rules;
 use crate::backend::fake_options::FakeOptions;
 
 /// A value with the byte range it came from in the fleet file.
@@ -50,6 +51,7 @@ impl<T: JsonSchema> JsonSchema for Sp<T> {
 #[schemars(title = "cafleet fleet file")]
 pub struct RawFile {
     /// The file format version; must be 1.
+    #[schemars(transform = rules::schema_version)]
     pub version: Sp<i64>,
     /// The fleet: its name, where its agents work, and how its tmux session looks.
     pub fleet: RawFleet,
@@ -58,7 +60,9 @@ pub struct RawFile {
     pub defaults: Option<RawDefaults>,
     /// The Director: the agent that leads the team.
     pub director: RawDirector,
-    /// The monitoring member that runs `cafleet monitor start` and keeps the team awake.
+    /// The monitoring member, which keeps the team awake with the heartbeat loop
+    /// (`cafleet monitor start`), started by the member itself or, with
+    /// `loop = "cafleet"`, by `cafleet up`.
     #[serde(default)]
     pub monitor: Option<RawMonitor>,
     /// The members that do the work.
@@ -71,26 +75,33 @@ pub struct RawFile {
 #[serde(deny_unknown_fields)]
 pub struct RawFleet {
     /// The fleet's name, `[a-z0-9][a-z0-9_-]{0,31}`; its tmux session is `cafleet-NAME`.
+    #[schemars(transform = rules::schema_name)]
     pub name: Sp<String>,
     /// The working directory of every agent, relative to this file; `~` expands.
     #[serde(default)]
     pub root: Option<Sp<String>>,
     /// A tmux layout name, re-applied after every spawn (default `tiled`).
     #[serde(default)]
+    #[schemars(transform = rules::schema_layout)]
     pub layout: Option<Sp<String>>,
-    /// How many agents share one tmux window before another window is opened (default 4).
+    /// How many agents share one tmux window before another window is opened (1 to 32,
+    /// default 4).
     #[serde(default)]
+    #[schemars(transform = rules::schema_panes_per_window)]
     pub panes_per_window: Option<Sp<i64>>,
     /// The size of each of the fleet's tmux windows, `WIDTHxHEIGHT` in cells, while no
     /// terminal is attached (default: room for at least 60×15 for every pane in the
-    /// layout with `panes_per_window` panes).
+    /// layout with `panes_per_window` panes); 20–2000 by 5–1000.
     #[serde(default)]
+    #[schemars(transform = rules::schema_size)]
     pub size: Option<Sp<String>>,
     /// `""` for the user's tmux server, or a name for `tmux -L NAME`.
     #[serde(default)]
+    #[schemars(transform = rules::schema_socket)]
     pub socket: Option<Sp<String>>,
     /// Environment variables added to every agent.
     #[serde(default)]
+    #[schemars(transform = rules::schema_env)]
     pub env: BTreeMap<String, String>,
     /// Free variables for templates: `{{vars.NAME}}`.
     #[serde(default)]
@@ -115,6 +126,19 @@ pub enum Restart {
     No,
     OnFailure,
     Always,
+}
+
+/// Who starts a fleet's heartbeat loop (`cafleet monitor start`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorLoop {
+    /// The monitoring member: its prompt tells it to start the loop (the default). An
+    /// agent that never runs commands (the `fake` one) never starts it.
+    #[default]
+    Agent,
+    /// `cafleet up` starts the loop in the background and `cafleet down` stops it,
+    /// whatever the monitoring member does.
+    Cafleet,
 }
 
 /// The programs an agent can run.
@@ -180,6 +204,7 @@ pub struct RawDefaults {
     pub effort: Option<Sp<String>>,
     /// Environment variables for every agent.
     #[serde(default)]
+    #[schemars(transform = rules::schema_env)]
     pub env: BTreeMap<String, String>,
     /// Extra arguments appended to every agent's command.
     #[serde(default)]
@@ -189,9 +214,11 @@ pub struct RawDefaults {
     pub restart: Option<Restart>,
     /// Restarts allowed within `restart_window` before the member is marked `crash-loop`.
     #[serde(default)]
+    #[schemars(transform = rules::schema_count)]
     pub max_restarts: Option<Sp<i64>>,
     /// The window `max_restarts` counts over, as a duration (`"10m"`).
     #[serde(default)]
+    #[schemars(transform = rules::schema_duration)]
     pub restart_window: Option<Sp<String>>,
 }
 
@@ -223,6 +250,7 @@ macro_rules! agent_table {
             pub cwd: Option<Sp<String>>,
             /// Extra environment variables.
             #[serde(default)]
+            #[schemars(transform = rules::schema_env)]
             pub env: BTreeMap<String, String>,
             /// Extra arguments appended to the backend's command.
             #[serde(default)]
@@ -248,35 +276,48 @@ agent_table!(
     RawMonitor {
         /// The scan → ping → sleep period, as a duration (default `"60s"`).
         #[serde(default)]
+        #[schemars(transform = rules::schema_duration)]
         interval: Option<Sp<String>>,
         /// No pane activity with work pending for this long means stalled (default `"10m"`).
         #[serde(default)]
+        #[schemars(transform = rules::schema_duration)]
         stall_after: Option<Sp<String>>,
+        /// Who starts the heartbeat loop: `agent` (the default: the monitoring member's
+        /// prompt tells it to run `cafleet monitor start`) or `cafleet` (`cafleet up`
+        /// starts it in the background and `cafleet down` stops it).
+        #[serde(default, rename = "loop")]
+        run_loop: Option<MonitorLoop>,
     }
 );
 
 agent_table!(
     /// `[[member]]`
     RawMember {
-        /// The member's name, `[a-z0-9][a-z0-9_-]*`.
+        /// The member's name, 1 to 32 of a-z, 0-9, `_` and `-`, starting with a letter or
+        /// digit; not `director`, `monitor`, `all` or `operator`.
+        #[schemars(transform = rules::schema_member_name)]
         name: Sp<String>,
         /// One line shown to the Director and in `cafleet ps`.
         #[serde(default)]
         description: Option<String>,
         /// Members started before this one.
         #[serde(default)]
+        #[schemars(transform = rules::schema_names)]
         depends_on: Vec<Sp<String>>,
-        /// Run N copies named NAME-1..NAME-N.
+        /// Run N copies named NAME-1..NAME-N (1 to 64).
         #[serde(default)]
+        #[schemars(transform = rules::schema_replicas)]
         replicas: Option<Sp<i64>>,
         /// What the monitor does when the process exits: `no`, `on-failure`, `always`.
         #[serde(default)]
         restart: Option<Restart>,
         /// Restarts allowed within `restart_window` before `crash-loop`.
         #[serde(default)]
+        #[schemars(transform = rules::schema_count)]
         max_restarts: Option<Sp<i64>>,
         /// The window `max_restarts` counts over, as a duration (`"10m"`).
         #[serde(default)]
+        #[schemars(transform = rules::schema_duration)]
         restart_window: Option<Sp<String>>,
     }
 );

@@ -12,10 +12,10 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::{Diagnostic, Diagnostics, SourceFile, nearest};
-use super::raw::{BackendName, RawFile, Restart, Sp};
+use super::raw::{BackendName, MonitorLoop, RawFile, Restart, Sp};
 use super::{
     Agent, Fleet, LaunchSpec, LoadOptions, MonitorSettings, RESERVED_NAMES, RestartPolicy, Role,
-    duration, is_valid_name, session_name, template,
+    duration, is_valid_name, rules, session_name, template,
 };
 use crate::backend::{self, fake_options::FakeOptions};
 
@@ -141,7 +141,7 @@ pub fn resolve(
         );
     }
     let fleet_name = raw.fleet.name.get().clone();
-    if !is_valid_name(&fleet_name) || fleet_name.len() > 32 {
+    if !is_valid_name(&fleet_name) {
         r.error(
             raw.fleet.name.span(),
             format!("invalid fleet name `{fleet_name}`"),
@@ -163,6 +163,7 @@ pub fn resolve(
             Duration::from_secs(600),
             "stall_after",
         ),
+        run_loop: m.run_loop.unwrap_or_default(),
     });
 
     let mut pending = Vec::new();
@@ -291,14 +292,6 @@ fn member_json(p: &Pending) -> serde_json::Value {
     })
 }
 
-const LAYOUTS: [&str; 5] = [
-    "even-horizontal",
-    "even-vertical",
-    "main-horizontal",
-    "main-vertical",
-    "tiled",
-];
-
 impl Resolver<'_> {
     fn error(&mut self, span: Range<usize>, message: String, help: Option<String>) {
         self.diagnostics
@@ -334,34 +327,29 @@ impl Resolver<'_> {
         }
     }
 
+    /// The structural check already refused a layout not in [`rules::LAYOUTS`] (the
+    /// schema lists them as an enum).
     fn layout(&mut self) -> String {
-        let Some(layout) = &self.raw.fleet.layout else {
-            return "tiled".into();
-        };
-        if !LAYOUTS.contains(&layout.get().as_str()) {
-            let help = match nearest(layout.get(), LAYOUTS) {
-                Some(s) => format!("did you mean `{s}`? (one of {})", LAYOUTS.join(", ")),
-                None => format!("one of {}", LAYOUTS.join(", ")),
-            };
-            self.error(
-                layout.span(),
-                format!("unknown tmux layout `{}`", layout.get()),
-                Some(help),
-            );
+        match &self.raw.fleet.layout {
+            Some(layout) => layout.get().clone(),
+            None => "tiled".into(),
         }
-        layout.get().clone()
     }
 
     fn panes_per_window(&mut self) -> usize {
         let Some(n) = &self.raw.fleet.panes_per_window else {
             return 4;
         };
+        let (min, max) = rules::PANES_PER_WINDOW;
         match usize::try_from(*n.get()) {
-            Ok(value @ 1..=32) => value,
+            Ok(value) if (min..=max).contains(n.get()) => value,
             _ => {
                 self.error(
                     n.span(),
-                    format!("panes_per_window must be between 1 and 32, not {}", n.get()),
+                    format!(
+                        "panes_per_window must be between {min} and {max}, not {}",
+                        n.get()
+                    ),
                     None,
                 );
                 4
@@ -374,18 +362,20 @@ impl Resolver<'_> {
         let Some(size) = &self.raw.fleet.size else {
             return default;
         };
-        let parsed = size.get().split_once('x').and_then(|(w, h)| {
-            Some((w.trim().parse::<u16>().ok()?, h.trim().parse::<u16>().ok()?))
-        });
-        match parsed {
-            Some((w, h)) if (20..=2000).contains(&w) && (5..=1000).contains(&h) => (w, h),
+        match rules::parse_size(size.get()) {
+            Some(parsed) if rules::size_in_range(parsed) => parsed,
             _ => {
                 self.error(
                     size.span(),
                     format!("invalid window size `{}`", size.get().escape_debug()),
                     Some(format!(
-                        "write WIDTHxHEIGHT in cells, 20–2000 by 5–1000 (without it: \"{}x{}\")",
-                        default.0, default.1
+                        "write WIDTHxHEIGHT in cells, {}–{} by {}–{} (without it: \"{}x{}\")",
+                        rules::WINDOW_WIDTH.0,
+                        rules::WINDOW_WIDTH.1,
+                        rules::WINDOW_HEIGHT.0,
+                        rules::WINDOW_HEIGHT.1,
+                        default.0,
+                        default.1
                     )),
                 );
                 default
@@ -398,11 +388,7 @@ impl Resolver<'_> {
             return String::new();
         };
         let name = socket.get();
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-            || name.len() > 64
-        {
+        if !rules::is_valid_socket(name) {
             self.error(
                 socket.span(),
                 format!("invalid tmux socket name `{name}`"),
@@ -448,11 +434,11 @@ impl Resolver<'_> {
                 .get(index)
                 .cloned()
                 .unwrap_or(span.clone());
-            if !is_valid_name(&base) || base.len() > 32 {
+            // A bad name is reported and the member checked all the same, so its other
+            // problems (replicas, depends_on, its keys) show in the same run.
+            if !is_valid_name(&base) {
                 self.error(span.clone(), format!("invalid member name `{base}`"), Some("a member name is 1 to 32 of a-z, 0-9, `_` and `-`, starting with a letter or digit".into()));
-                continue;
-            }
-            if RESERVED_NAMES.contains(&base.as_str()) {
+            } else if RESERVED_NAMES.contains(&base.as_str()) {
                 self.error(
                     span.clone(),
                     format!("`{base}` is a reserved name"),
@@ -461,21 +447,26 @@ impl Resolver<'_> {
                         RESERVED_NAMES.map(|n| format!("`{n}`")).join(", ")
                     )),
                 );
-                continue;
             }
             let replicas = match &member.replicas {
                 None => None,
-                Some(n) => match u32::try_from(*n.get()) {
-                    Ok(v @ 1..=64) => Some(v),
-                    _ => {
-                        self.error(
-                            n.span(),
-                            format!("replicas must be between 1 and 64, not {}", n.get()),
-                            None,
-                        );
-                        None
+                Some(n) => {
+                    let (min, max) = rules::REPLICAS;
+                    match u32::try_from(*n.get()) {
+                        Ok(v) if (min..=max).contains(n.get()) => Some(v),
+                        _ => {
+                            self.error(
+                                n.span(),
+                                format!(
+                                    "replicas must be between {min} and {max}, not {}",
+                                    n.get()
+                                ),
+                                None,
+                            );
+                            None
+                        }
                     }
-                },
+                }
             };
             let names: Vec<String> = match replicas {
                 None => vec![base.clone()],
@@ -763,7 +754,7 @@ impl Resolver<'_> {
         env.extend(c.env.clone());
         for (key, value) in &env {
             // What the kernel cannot pass to a program: `up` would fail half way.
-            if key.is_empty() || key.contains('=') || key.contains('\0') {
+            if !rules::is_valid_env_name(key) {
                 self.error(
                     table_span.clone(),
                     format!(
@@ -781,7 +772,7 @@ impl Resolver<'_> {
                     None,
                 );
             }
-            if key.starts_with("CAFLEET_") && key != "CAFLEET_FAKE_LOG" {
+            if rules::is_cafleet_env(key) {
                 self.error(
                     table_span.clone(),
                     format!("env `{key}` is set by cafleet itself"),
@@ -1005,7 +996,12 @@ impl Resolver<'_> {
         match &p.prompt {
             // The monitoring member's job needs no words from the file: start the loop.
             PromptSource::None if p.role == Role::Monitor => {
-                template::render_with(&hb, DEFAULT_MONITOR_PROMPT, ctx).unwrap_or_default()
+                let run_loop = self.raw.monitor.as_ref().and_then(|m| m.run_loop);
+                let text = match run_loop.unwrap_or_default() {
+                    MonitorLoop::Agent => DEFAULT_MONITOR_PROMPT,
+                    MonitorLoop::Cafleet => DEFAULT_MONITOR_PROMPT_LOOP_RUNS,
+                };
+                template::render_with(&hb, text, ctx).unwrap_or_default()
             }
             PromptSource::None => String::new(),
             PromptSource::Inline { text, span } => match template::render_with(&hb, text, ctx) {
@@ -1057,6 +1053,16 @@ const DEFAULT_MONITOR_PROMPT: &str = "You are {{member.name}}, the monitoring me
 {{director.name}} when one dies. When a heartbeat names a problem that needs judgement, \
 look with `cafleet member capture NAME` and tell {{director.name}} with \
 `cafleet message send --to {{director.name}} \"…\"`. Use the cafleet skill for details.";
+
+/// The `[monitor]` prompt when the file gives none and `loop = "cafleet"`: `up` has
+/// started the loop already.
+const DEFAULT_MONITOR_PROMPT_LOOP_RUNS: &str = "You are {{member.name}}, the monitoring \
+member of the {{fleet.name}} team. cafleet itself runs the team's heartbeat loop (`[monitor] \
+loop = \"cafleet\"`), so do not start another. Each tick it types a `[cafleet] heartbeat \
+#N: …` line here; it already nudges stalled agents and tells {{director.name}} when one \
+dies. When a heartbeat names a problem that needs judgement, look with `cafleet member \
+capture NAME` and tell {{director.name}} with `cafleet message send --to \
+{{director.name}} \"…\"`. Use the cafleet skill for details.";
 
 fn template_help() -> String {
     "templates can use fleet.*, member.*, director.name, monitor.name, members, vars.* and cafleet.*".into()

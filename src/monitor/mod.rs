@@ -4,5 +4,6 @@
 //! stalls or an agent dies, and restarts agents whose `restart` policy asks for it.
 
 pub mod run;
+pub mod start;
 pub mod stop;
 pub mod tracker;
