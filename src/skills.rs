@@ -1,5 +1,6 @@
 //! The skills and agent presets shipped inside the binary, and where each coding agent
-//! looks for them. `skills/` in the source tree is embedded with `include_str!`, so
+//! looks for them. `skills/` (one folder per skill, the layout `gh skill` and the
+//! Claude Code / Codex plugins read) and `presets/` are embedded with `include_str!`, so
 //! `cafleet skill install` never downloads anything; installing compares bytes first and
 //! only writes files whose content differs, which makes a second run a no-op.
 //!
@@ -56,10 +57,10 @@ impl Skill {
 }
 
 macro_rules! bundled {
-    ($path:literal) => {
+    (preset $path:literal) => {
         BundledFile {
             path: $path,
-            contents: include_str!(concat!("../skills/", $path)),
+            contents: include_str!(concat!("../presets/", $path)),
         }
     };
     ($root:literal, $path:literal) => {
@@ -93,10 +94,10 @@ pub const SKILLS: &[Skill] = &[
 ];
 
 /// The opencode agent preset `cafleet` (`opencode --agent cafleet`).
-pub const OPENCODE_AGENT: BundledFile = bundled!("presets/opencode/agents/cafleet.md");
+pub const OPENCODE_AGENT: BundledFile = bundled!(preset "opencode/agents/cafleet.md");
 
 /// The codex execpolicy rules that let `cafleet …` run outside codex's sandbox.
-pub const CODEX_RULES: BundledFile = bundled!("presets/codex/rules/cafleet.rules");
+pub const CODEX_RULES: BundledFile = bundled!(preset "codex/rules/cafleet.rules");
 
 /// A coding agent cafleet can install skills for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
@@ -438,18 +439,15 @@ mod tests {
 
     use super::*;
 
-    fn bundled_paths() -> BTreeSet<String> {
-        let mut paths: BTreeSet<String> = SKILLS
+    fn bundled_skill_paths() -> BTreeSet<String> {
+        SKILLS
             .iter()
             .flat_map(|s| {
                 s.files
                     .iter()
                     .map(move |f| format!("{}/{}", s.name, f.path))
             })
-            .collect();
-        paths.insert(OPENCODE_AGENT.path.to_string());
-        paths.insert(CODEX_RULES.path.to_string());
-        paths
+            .collect()
     }
 
     fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut BTreeSet<String>) {
@@ -465,11 +463,18 @@ mod tests {
     }
 
     #[test]
-    fn every_file_in_skills_folder_is_embedded() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("skills");
+    fn every_file_in_skills_and_presets_folders_is_embedded() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut on_disk = BTreeSet::new();
-        walk(&root, &root, &mut on_disk);
-        assert_eq!(on_disk, bundled_paths());
+        walk(&root.join("skills"), &root.join("skills"), &mut on_disk);
+        assert_eq!(on_disk, bundled_skill_paths());
+        let mut presets = BTreeSet::new();
+        walk(&root.join("presets"), &root.join("presets"), &mut presets);
+        let bundled: BTreeSet<String> = [OPENCODE_AGENT.path, CODEX_RULES.path]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(presets, bundled);
     }
 
     /// A hand check of the YAML subset the agents parse: plain scalars must not contain
