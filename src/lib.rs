@@ -14,6 +14,7 @@ pub mod error;
 pub mod manifest;
 pub mod model;
 pub mod monitor;
+pub mod permissions;
 pub mod plan;
 pub mod registry;
 pub mod skills;

@@ -120,6 +120,46 @@ impl Agent {
     }
 }
 
+/// The agent's own user configuration folder, which holds its skills and its settings
+/// file: `$CLAUDE_CONFIG_DIR` or `~/.claude`; `$CODEX_HOME` or `~/.codex`;
+/// `$OPENCODE_CONFIG_DIR`, `$XDG_CONFIG_HOME/opencode` or `~/.config/opencode`. The
+/// environment is read through `env` so tests need not touch the real one.
+pub fn user_config_dir(agent: Agent, env: &dyn Fn(&str) -> Option<String>) -> Result<Utf8PathBuf> {
+    let var = |key: &str| env(key).filter(|v| !v.is_empty());
+    let home = || {
+        var("HOME").map(Utf8PathBuf::from).ok_or_else(|| {
+            Error::failure("cannot find the agent's config folder: HOME is not set")
+                .hint("set HOME, or pass --dir D to install into a project folder")
+        })
+    };
+    Ok(match agent {
+        Agent::Claude => match var("CLAUDE_CONFIG_DIR") {
+            Some(dir) => Utf8PathBuf::from(dir),
+            None => home()?.join(".claude"),
+        },
+        Agent::Codex => match var("CODEX_HOME") {
+            Some(dir) => Utf8PathBuf::from(dir),
+            None => home()?.join(".codex"),
+        },
+        Agent::Opencode => match (var("OPENCODE_CONFIG_DIR"), var("XDG_CONFIG_HOME")) {
+            (Some(dir), _) => Utf8PathBuf::from(dir),
+            (None, Some(xdg)) if xdg.starts_with('/') => Utf8PathBuf::from(xdg).join("opencode"),
+            _ => home()?.join(".config/opencode"),
+        },
+    })
+}
+
+/// `agents` without repeats, in the order given.
+pub fn unique(agents: Vec<Agent>) -> Vec<Agent> {
+    let mut seen = Vec::new();
+    for agent in agents {
+        if !seen.contains(&agent) {
+            seen.push(agent);
+        }
+    }
+    seen
+}
+
 /// Where to install: the agent's user-wide folders, or a project folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -145,27 +185,13 @@ impl Layout {
         scope: &Scope,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Layout> {
-        let var = |key: &str| env(key).filter(|v| !v.is_empty());
-        let home = || {
-            var("HOME").map(Utf8PathBuf::from).ok_or_else(|| {
-                Error::failure("cannot find the agent's config folder: HOME is not set")
-                    .hint("set HOME, or pass --dir D to install into a project folder")
-            })
-        };
         let (skills_dir, presets) = match (agent, scope) {
             (Agent::Claude, Scope::User) => {
-                let base = match var("CLAUDE_CONFIG_DIR") {
-                    Some(dir) => Utf8PathBuf::from(dir),
-                    None => home()?.join(".claude"),
-                };
-                (base.join("skills"), Vec::new())
+                (user_config_dir(agent, env)?.join("skills"), Vec::new())
             }
             (Agent::Claude, Scope::Project(dir)) => (dir.join(".claude/skills"), Vec::new()),
             (Agent::Codex, Scope::User) => {
-                let base = match var("CODEX_HOME") {
-                    Some(dir) => Utf8PathBuf::from(dir),
-                    None => home()?.join(".codex"),
-                };
+                let base = user_config_dir(agent, env)?;
                 let rules = base.join("rules/cafleet.rules");
                 (base.join("skills"), vec![(rules, CODEX_RULES.contents)])
             }
@@ -174,13 +200,7 @@ impl Layout {
                 vec![(dir.join(".codex/rules/cafleet.rules"), CODEX_RULES.contents)],
             ),
             (Agent::Opencode, Scope::User) => {
-                let base = match (var("OPENCODE_CONFIG_DIR"), var("XDG_CONFIG_HOME")) {
-                    (Some(dir), _) => Utf8PathBuf::from(dir),
-                    (None, Some(xdg)) if xdg.starts_with('/') => {
-                        Utf8PathBuf::from(xdg).join("opencode")
-                    }
-                    _ => home()?.join(".config/opencode"),
-                };
+                let base = user_config_dir(agent, env)?;
                 let agent = base.join("agents/cafleet.md");
                 (base.join("skills"), vec![(agent, OPENCODE_AGENT.contents)])
             }
