@@ -81,15 +81,47 @@ pub const SKILLS: &[Skill] = &[
             bundled!("cafleet", "roles/director.md"),
             bundled!("cafleet", "roles/member.md"),
             bundled!("cafleet", "roles/monitor.md"),
+            bundled!("cafleet", "reference/backends.md"),
+            bundled!("cafleet", "reference/models.md"),
+            bundled!("cafleet", "reference/recovery.md"),
+            bundled!("cafleet", "reference/team-from-your-pane.md"),
         ],
     },
     Skill {
         name: "cafleet-design-doc",
-        files: &[bundled!("cafleet-design-doc", "SKILL.md")],
+        files: &[
+            bundled!("cafleet-design-doc", "SKILL.md"),
+            bundled!("cafleet-design-doc", "guidelines.md"),
+        ],
+    },
+    Skill {
+        name: "cafleet-design-doc-interview",
+        files: &[bundled!("cafleet-design-doc-interview", "SKILL.md")],
+    },
+    Skill {
+        name: "cafleet-design-doc-create",
+        files: &[
+            bundled!("cafleet-design-doc-create", "SKILL.md"),
+            bundled!("cafleet-design-doc-create", "roles/drafter.md"),
+            bundled!("cafleet-design-doc-create", "roles/reviewer.md"),
+        ],
+    },
+    Skill {
+        name: "cafleet-design-doc-execute",
+        files: &[
+            bundled!("cafleet-design-doc-execute", "SKILL.md"),
+            bundled!("cafleet-design-doc-execute", "roles/programmer.md"),
+            bundled!("cafleet-design-doc-execute", "roles/tester.md"),
+            bundled!("cafleet-design-doc-execute", "roles/verifier.md"),
+        ],
     },
     Skill {
         name: "cafleet-research",
-        files: &[bundled!("cafleet-research", "SKILL.md")],
+        files: &[
+            bundled!("cafleet-research", "SKILL.md"),
+            bundled!("cafleet-research", "presentation.md"),
+            bundled!("cafleet-research", "report.md"),
+        ],
     },
 ];
 

@@ -64,12 +64,28 @@ fn front_matter(path: &Path) -> BTreeMap<String, String> {
 }
 
 fn assert_skills(skills_dir: &Path) {
-    for name in ["cafleet", "cafleet-design-doc", "cafleet-research"] {
+    for name in [
+        "cafleet",
+        "cafleet-design-doc",
+        "cafleet-design-doc-interview",
+        "cafleet-design-doc-create",
+        "cafleet-design-doc-execute",
+        "cafleet-research",
+    ] {
         let fields = front_matter(&skills_dir.join(name).join("SKILL.md"));
         assert_eq!(fields.get("name").map(String::as_str), Some(name));
         assert!(!fields.get("description").unwrap().is_empty());
     }
-    assert!(skills_dir.join("cafleet/roles/director.md").is_file());
+    for file in [
+        "cafleet/roles/director.md",
+        "cafleet/reference/recovery.md",
+        "cafleet-design-doc/guidelines.md",
+        "cafleet-design-doc-create/roles/drafter.md",
+        "cafleet-design-doc-execute/roles/verifier.md",
+        "cafleet-research/presentation.md",
+    ] {
+        assert!(skills_dir.join(file).is_file(), "{file} is not installed");
+    }
 }
 
 /// Installs twice; the second run must report `unchanged` for every file and leave
@@ -222,7 +238,17 @@ fn list_shows_where_skills_are_installed() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["cafleet", "cafleet-design-doc", "cafleet-research"]);
+    assert_eq!(
+        names,
+        [
+            "cafleet",
+            "cafleet-design-doc",
+            "cafleet-design-doc-interview",
+            "cafleet-design-doc-create",
+            "cafleet-design-doc-execute",
+            "cafleet-research",
+        ]
+    );
     let state = |agent: &str| {
         json["agents"]
             .as_array()
