@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod manifest;
 pub mod model;
 pub mod monitor;
+pub mod permissions;
 pub mod plan;
 pub mod registry;
 pub mod safe_text;

@@ -1,5 +1,6 @@
 //! The skills and agent presets shipped inside the binary, and where each coding agent
-//! looks for them. `skills/` in the source tree is embedded with `include_str!`, so
+//! looks for them. `skills/` (one folder per skill, the layout `gh skill` and the
+//! Claude Code / Codex plugins read) and `presets/` are embedded with `include_str!`, so
 //! `cafleet skill install` never downloads anything; installing compares bytes first and
 //! only writes files whose content differs, which makes a second run a no-op.
 //!
@@ -56,10 +57,10 @@ impl Skill {
 }
 
 macro_rules! bundled {
-    ($path:literal) => {
+    (preset $path:literal) => {
         BundledFile {
             path: $path,
-            contents: include_str!(concat!("../skills/", $path)),
+            contents: include_str!(concat!("../presets/", $path)),
         }
     };
     ($root:literal, $path:literal) => {
@@ -80,23 +81,55 @@ pub const SKILLS: &[Skill] = &[
             bundled!("cafleet", "roles/director.md"),
             bundled!("cafleet", "roles/member.md"),
             bundled!("cafleet", "roles/monitor.md"),
+            bundled!("cafleet", "reference/backends.md"),
+            bundled!("cafleet", "reference/models.md"),
+            bundled!("cafleet", "reference/recovery.md"),
+            bundled!("cafleet", "reference/team-from-your-pane.md"),
         ],
     },
     Skill {
         name: "cafleet-design-doc",
-        files: &[bundled!("cafleet-design-doc", "SKILL.md")],
+        files: &[
+            bundled!("cafleet-design-doc", "SKILL.md"),
+            bundled!("cafleet-design-doc", "guidelines.md"),
+        ],
+    },
+    Skill {
+        name: "cafleet-design-doc-interview",
+        files: &[bundled!("cafleet-design-doc-interview", "SKILL.md")],
+    },
+    Skill {
+        name: "cafleet-design-doc-create",
+        files: &[
+            bundled!("cafleet-design-doc-create", "SKILL.md"),
+            bundled!("cafleet-design-doc-create", "roles/drafter.md"),
+            bundled!("cafleet-design-doc-create", "roles/reviewer.md"),
+        ],
+    },
+    Skill {
+        name: "cafleet-design-doc-execute",
+        files: &[
+            bundled!("cafleet-design-doc-execute", "SKILL.md"),
+            bundled!("cafleet-design-doc-execute", "roles/programmer.md"),
+            bundled!("cafleet-design-doc-execute", "roles/tester.md"),
+            bundled!("cafleet-design-doc-execute", "roles/verifier.md"),
+        ],
     },
     Skill {
         name: "cafleet-research",
-        files: &[bundled!("cafleet-research", "SKILL.md")],
+        files: &[
+            bundled!("cafleet-research", "SKILL.md"),
+            bundled!("cafleet-research", "presentation.md"),
+            bundled!("cafleet-research", "report.md"),
+        ],
     },
 ];
 
 /// The opencode agent preset `cafleet` (`opencode --agent cafleet`).
-pub const OPENCODE_AGENT: BundledFile = bundled!("presets/opencode/agents/cafleet.md");
+pub const OPENCODE_AGENT: BundledFile = bundled!(preset "opencode/agents/cafleet.md");
 
 /// The codex execpolicy rules that let `cafleet …` run outside codex's sandbox.
-pub const CODEX_RULES: BundledFile = bundled!("presets/codex/rules/cafleet.rules");
+pub const CODEX_RULES: BundledFile = bundled!(preset "codex/rules/cafleet.rules");
 
 /// A coding agent cafleet can install skills for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
@@ -117,6 +150,46 @@ impl Agent {
             Agent::Opencode => "opencode",
         }
     }
+}
+
+/// The agent's own user configuration folder, which holds its skills and its settings
+/// file: `$CLAUDE_CONFIG_DIR` or `~/.claude`; `$CODEX_HOME` or `~/.codex`;
+/// `$OPENCODE_CONFIG_DIR`, `$XDG_CONFIG_HOME/opencode` or `~/.config/opencode`. The
+/// environment is read through `env` so tests need not touch the real one.
+pub fn user_config_dir(agent: Agent, env: &dyn Fn(&str) -> Option<String>) -> Result<Utf8PathBuf> {
+    let var = |key: &str| env(key).filter(|v| !v.is_empty());
+    let home = || {
+        var("HOME").map(Utf8PathBuf::from).ok_or_else(|| {
+            Error::failure("cannot find the agent's config folder: HOME is not set")
+                .hint("set HOME, or pass --dir D to install into a project folder")
+        })
+    };
+    Ok(match agent {
+        Agent::Claude => match var("CLAUDE_CONFIG_DIR") {
+            Some(dir) => Utf8PathBuf::from(dir),
+            None => home()?.join(".claude"),
+        },
+        Agent::Codex => match var("CODEX_HOME") {
+            Some(dir) => Utf8PathBuf::from(dir),
+            None => home()?.join(".codex"),
+        },
+        Agent::Opencode => match (var("OPENCODE_CONFIG_DIR"), var("XDG_CONFIG_HOME")) {
+            (Some(dir), _) => Utf8PathBuf::from(dir),
+            (None, Some(xdg)) if xdg.starts_with('/') => Utf8PathBuf::from(xdg).join("opencode"),
+            _ => home()?.join(".config/opencode"),
+        },
+    })
+}
+
+/// `agents` without repeats, in the order given.
+pub fn unique(agents: Vec<Agent>) -> Vec<Agent> {
+    let mut seen = Vec::new();
+    for agent in agents {
+        if !seen.contains(&agent) {
+            seen.push(agent);
+        }
+    }
+    seen
 }
 
 /// Where to install: the agent's user-wide folders, or a project folder.
@@ -144,27 +217,13 @@ impl Layout {
         scope: &Scope,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Layout> {
-        let var = |key: &str| env(key).filter(|v| !v.is_empty());
-        let home = || {
-            var("HOME").map(Utf8PathBuf::from).ok_or_else(|| {
-                Error::failure("cannot find the agent's config folder: HOME is not set")
-                    .hint("set HOME, or pass --dir D to install into a project folder")
-            })
-        };
         let (skills_dir, presets) = match (agent, scope) {
             (Agent::Claude, Scope::User) => {
-                let base = match var("CLAUDE_CONFIG_DIR") {
-                    Some(dir) => Utf8PathBuf::from(dir),
-                    None => home()?.join(".claude"),
-                };
-                (base.join("skills"), Vec::new())
+                (user_config_dir(agent, env)?.join("skills"), Vec::new())
             }
             (Agent::Claude, Scope::Project(dir)) => (dir.join(".claude/skills"), Vec::new()),
             (Agent::Codex, Scope::User) => {
-                let base = match var("CODEX_HOME") {
-                    Some(dir) => Utf8PathBuf::from(dir),
-                    None => home()?.join(".codex"),
-                };
+                let base = user_config_dir(agent, env)?;
                 let rules = base.join("rules/cafleet.rules");
                 (base.join("skills"), vec![(rules, CODEX_RULES.contents)])
             }
@@ -173,13 +232,7 @@ impl Layout {
                 vec![(dir.join(".codex/rules/cafleet.rules"), CODEX_RULES.contents)],
             ),
             (Agent::Opencode, Scope::User) => {
-                let base = match (var("OPENCODE_CONFIG_DIR"), var("XDG_CONFIG_HOME")) {
-                    (Some(dir), _) => Utf8PathBuf::from(dir),
-                    (None, Some(xdg)) if xdg.starts_with('/') => {
-                        Utf8PathBuf::from(xdg).join("opencode")
-                    }
-                    _ => home()?.join(".config/opencode"),
-                };
+                let base = user_config_dir(agent, env)?;
                 let agent = base.join("agents/cafleet.md");
                 (base.join("skills"), vec![(agent, OPENCODE_AGENT.contents)])
             }
@@ -438,18 +491,15 @@ mod tests {
 
     use super::*;
 
-    fn bundled_paths() -> BTreeSet<String> {
-        let mut paths: BTreeSet<String> = SKILLS
+    fn bundled_skill_paths() -> BTreeSet<String> {
+        SKILLS
             .iter()
             .flat_map(|s| {
                 s.files
                     .iter()
                     .map(move |f| format!("{}/{}", s.name, f.path))
             })
-            .collect();
-        paths.insert(OPENCODE_AGENT.path.to_string());
-        paths.insert(CODEX_RULES.path.to_string());
-        paths
+            .collect()
     }
 
     fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut BTreeSet<String>) {
@@ -465,11 +515,18 @@ mod tests {
     }
 
     #[test]
-    fn every_file_in_skills_folder_is_embedded() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("skills");
+    fn every_file_in_skills_and_presets_folders_is_embedded() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut on_disk = BTreeSet::new();
-        walk(&root, &root, &mut on_disk);
-        assert_eq!(on_disk, bundled_paths());
+        walk(&root.join("skills"), &root.join("skills"), &mut on_disk);
+        assert_eq!(on_disk, bundled_skill_paths());
+        let mut presets = BTreeSet::new();
+        walk(&root.join("presets"), &root.join("presets"), &mut presets);
+        let bundled: BTreeSet<String> = [OPENCODE_AGENT.path, CODEX_RULES.path]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(presets, bundled);
     }
 
     /// A hand check of the YAML subset the agents parse: plain scalars must not contain

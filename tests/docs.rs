@@ -1,5 +1,5 @@
-//! The docs stay true: every `cafleet …` command line shown in the README, docs/ and the
-//! bundled skills parses with the real command line definition.
+//! The docs stay true: every `cafleet …` command line shown in the README, docs/, the
+//! bundled skills and presets parses with the real command line definition.
 
 use std::path::Path;
 
@@ -91,7 +91,7 @@ fn check_file(path: &Path, checked: &mut usize) {
 fn every_documented_command_line_parses() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![root.join("README.md")];
-    for dir in ["docs", "skills"] {
+    for dir in ["docs", "skills", "presets"] {
         let mut stack = vec![root.join(dir)];
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).expect("read dir") {

@@ -64,12 +64,28 @@ fn front_matter(path: &Path) -> BTreeMap<String, String> {
 }
 
 fn assert_skills(skills_dir: &Path) {
-    for name in ["cafleet", "cafleet-design-doc", "cafleet-research"] {
+    for name in [
+        "cafleet",
+        "cafleet-design-doc",
+        "cafleet-design-doc-interview",
+        "cafleet-design-doc-create",
+        "cafleet-design-doc-execute",
+        "cafleet-research",
+    ] {
         let fields = front_matter(&skills_dir.join(name).join("SKILL.md"));
         assert_eq!(fields.get("name").map(String::as_str), Some(name));
         assert!(!fields.get("description").unwrap().is_empty());
     }
-    assert!(skills_dir.join("cafleet/roles/director.md").is_file());
+    for file in [
+        "cafleet/roles/director.md",
+        "cafleet/reference/recovery.md",
+        "cafleet-design-doc/guidelines.md",
+        "cafleet-design-doc-create/roles/drafter.md",
+        "cafleet-design-doc-execute/roles/verifier.md",
+        "cafleet-research/presentation.md",
+    ] {
+        assert!(skills_dir.join(file).is_file(), "{file} is not installed");
+    }
 }
 
 /// Installs twice; the second run must report `unchanged` for every file and leave
@@ -222,7 +238,17 @@ fn list_shows_where_skills_are_installed() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["cafleet", "cafleet-design-doc", "cafleet-research"]);
+    assert_eq!(
+        names,
+        [
+            "cafleet",
+            "cafleet-design-doc",
+            "cafleet-design-doc-interview",
+            "cafleet-design-doc-create",
+            "cafleet-design-doc-execute",
+            "cafleet-research",
+        ]
+    );
     let state = |agent: &str| {
         json["agents"]
             .as_array()
@@ -465,4 +491,230 @@ fn member_help_lists_every_member_subcommand() {
         );
         assert!(top_line.contains(sub), "`cafleet --help` says: {top_line}");
     }
+}
+
+#[test]
+fn skill_install_takes_several_agents_or_all() {
+    let home = TempDir::new().unwrap();
+    let codex_home = home.path().join("codex-home");
+    cafleet(home.path())
+        .env("CODEX_HOME", &codex_home)
+        .args([
+            "skill", "install", "--agent", "claude", "--agent", "codex", "--json",
+        ])
+        .assert()
+        .success();
+    assert_skills(&home.path().join(".claude/skills"));
+    assert_skills(&codex_home.join("skills"));
+    assert!(!home.path().join(".config/opencode").exists());
+
+    let out = cafleet(home.path())
+        .env("CODEX_HOME", &codex_home)
+        .args(["skill", "install", "--all", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let agents: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents, ["claude", "codex", "opencode"]);
+    assert_eq!(reports[0]["changed"], 0, "claude was already installed");
+    assert_skills(&home.path().join(".config/opencode/skills"));
+
+    let out = cafleet(home.path())
+        .args(["skill", "install"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "no agent named");
+}
+
+/// A HOME whose agents already have settings of the user's own, in their own style.
+fn home_with_settings() -> TempDir {
+    let home = TempDir::new().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = home.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(".claude/settings.json", CLAUDE_SETTINGS);
+    write(".codex/config.toml", CODEX_CONFIG);
+    write(".config/opencode/opencode.jsonc", OPENCODE_CONFIG);
+    home
+}
+
+const CLAUDE_SETTINGS: &str = "{\n    \"model\": \"opus\",\n    \"permissions\": {\n        \"allow\": [\n            \"Bash(git status)\"\n        ],\n        \"defaultMode\": \"acceptEdits\"\n    },\n    \"env\": {\n        \"FOO\": \"1\"\n    },\n    \"alwaysThinkingEnabled\": true\n}\n";
+const CODEX_CONFIG: &str = "# my codex settings\nmodel = \"gpt-5.4\"   # the one I like\napproval_policy = \"on-request\"\n\n[projects.\"/work\"]\ntrust_level = \"trusted\"\n";
+const OPENCODE_CONFIG: &str = "{\n  \"$schema\": \"https://opencode.ai/config.json\",\n  \"theme\": \"nord\",\n  \"permission\": {\n    \"bash\": \"ask\"\n  }\n}\n";
+
+fn setup(home: &Path, args: &[&str]) -> (String, String, i32) {
+    let out = cafleet(home).arg("setup").args(args).output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap(),
+    )
+}
+
+fn snapshot(home: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    files_under(home)
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn setup_dry_run_shows_the_change_and_writes_nothing() {
+    let home = home_with_settings();
+    let before = snapshot(home.path());
+    let (out, err, code) = setup(home.path(), &["--all", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(snapshot(home.path()), before, "a dry run wrote:\n{out}");
+    assert!(out.contains("would be created"), "{out}");
+    assert!(out.contains("+            \"Bash(cafleet:*)\""), "{out}");
+    assert!(out.contains("+allow_login_shell = false"), "{out}");
+    assert!(out.contains("+      \"cafleet *\": \"allow\""), "{out}");
+    assert!(out.contains("dry run: nothing written"), "{out}");
+}
+
+#[test]
+fn setup_writes_settings_only_when_asked_keeping_the_users_own() {
+    let home = home_with_settings();
+    let claude = home.path().join(".claude/settings.json");
+    let codex = home.path().join(".codex/config.toml");
+    let opencode = home.path().join(".config/opencode/opencode.jsonc");
+
+    // Not a terminal and no --write: registry and skills, settings only shown.
+    let (out, err, code) = setup(home.path(), &["--all"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        home.path()
+            .join(".local/share/cafleet/cafleet.db")
+            .is_file()
+    );
+    assert_skills(&home.path().join(".claude/skills"));
+    assert_skills(&home.path().join(".codex/skills"));
+    assert_skills(&home.path().join(".config/opencode/skills"));
+    assert!(
+        out.contains("not written: run `cafleet setup --write`"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&claude).unwrap(), CLAUDE_SETTINGS);
+    assert_eq!(std::fs::read_to_string(&codex).unwrap(), CODEX_CONFIG);
+    assert_eq!(std::fs::read_to_string(&opencode).unwrap(), OPENCODE_CONFIG);
+
+    let (out, err, code) = setup(home.path(), &["--all", "--write"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("\nwrote     ").count(), 3, "{out}");
+
+    // claude: our rules after the user's, every other key, its order and indentation kept.
+    let text = std::fs::read_to_string(&claude).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let allow: Vec<&str> = value["permissions"]["allow"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(allow[..2], ["Bash(git status)", "Bash(cafleet:*)"]);
+    assert!(allow.contains(&"Skill(cafleet)"));
+    let ours: String = allow[1..]
+        .iter()
+        .map(|rule| format!(",\n            \"{rule}\""))
+        .collect();
+    assert_eq!(
+        text,
+        CLAUDE_SETTINGS.replace(
+            "\"Bash(git status)\"",
+            &format!("\"Bash(git status)\"{ours}")
+        )
+    );
+
+    // codex: the user's file byte for byte, then ours.
+    let text = std::fs::read_to_string(&codex).unwrap();
+    let registry = home.path().join(".local/share/cafleet");
+    assert_eq!(
+        text,
+        format!(
+            "# my codex settings\nmodel = \"gpt-5.4\"   # the one I like\napproval_policy = \"on-request\"\nallow_login_shell = false\n\n[projects.\"/work\"]\ntrust_level = \"trusted\"\n\n[sandbox_workspace_write]\nwritable_roots = [\"{}\"]\n",
+            registry.display()
+        )
+    );
+
+    // opencode: a plain-JSON .jsonc is edited in place; "ask" stays for other commands.
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&opencode).unwrap()).unwrap();
+    assert_eq!(value["theme"], "nord");
+    assert_eq!(
+        value["permission"]["bash"],
+        serde_json::json!({"*": "ask", "cafleet *": "allow"})
+    );
+    assert!(!home.path().join(".config/opencode/opencode.json").exists());
+
+    // A second run has nothing to do and touches nothing.
+    let before = snapshot(home.path());
+    let (out, err, code) = setup(home.path(), &["--all", "--write"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("already lets").count(), 3, "{out}");
+    assert!(!out.contains("wrote"), "{out}");
+    assert_eq!(snapshot(home.path()), before);
+}
+
+#[test]
+fn setup_leaves_a_settings_file_it_cannot_read_alone() {
+    let home = home_with_settings();
+    let claude = home.path().join(".claude/settings.json");
+    std::fs::write(&claude, "{ \"model\": \"opus\", }").unwrap();
+    let (_, err, code) = setup(home.path(), &["--all", "--write"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: cannot edit"), "{err}");
+    assert!(
+        err.contains("\nhint: ") && err.contains("Bash(cafleet:*)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&claude).unwrap(),
+        "{ \"model\": \"opus\", }"
+    );
+    // Planned before anything is written: codex's file is untouched too.
+    assert_eq!(
+        std::fs::read_to_string(home.path().join(".codex/config.toml")).unwrap(),
+        CODEX_CONFIG
+    );
+}
+
+#[test]
+fn setup_covers_the_agents_on_path() {
+    let home = TempDir::new().unwrap();
+    let path = fake_path(&["claude"]);
+    let out = cafleet(home.path())
+        .env("PATH", path.path())
+        .args(["setup", "--write"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert_skills(&home.path().join(".claude/skills"));
+    assert!(home.path().join(".claude/settings.json").is_file());
+    assert!(!home.path().join(".codex").exists(), "{stdout}");
+    assert!(!home.path().join(".config/opencode").exists(), "{stdout}");
+
+    let nothing = fake_path(&[]);
+    let out = cafleet(home.path())
+        .env("PATH", nothing.path())
+        .arg("setup")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("none of claude, codex, opencode is on PATH"),
+        "{stdout}"
+    );
 }

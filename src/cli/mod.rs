@@ -19,6 +19,7 @@ mod monitor;
 mod ps;
 mod run;
 pub mod schema;
+mod setup;
 mod skill;
 mod up;
 mod web;
@@ -130,6 +131,9 @@ pub enum Command {
     Agent(agent::AgentCommand),
     /// Check tmux, the agents on PATH, the registry and the skills; say how to fix problems
     Doctor(doctor::DoctorArgs),
+    /// Set up once (safe to repeat): the registry, the skills for every agent on PATH, and
+    /// (shown first, written when asked) the settings those agents need to run cafleet
+    Setup(setup::SetupArgs),
     /// Install or list the skills bundled for claude, codex and opencode
     #[command(subcommand)]
     Skill(skill::SkillCommand),
@@ -184,6 +188,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Message(cmd) => message::run(&globals, cmd),
         Command::Agent(cmd) => agent::run(&globals, cmd),
         Command::Doctor(args) => doctor::run(&globals, args),
+        Command::Setup(args) => setup::run(&globals, args),
         Command::Skill(cmd) => skill::run(cmd),
         Command::Completions(args) => completions::run(args),
         Command::Web(args) => web::run(&globals, args),

@@ -21,10 +21,17 @@ pub enum SkillCommand {
     /// $OPENCODE_CONFIG_DIR (default ~/.config/opencode) skills/ plus agents/cafleet.md.
     /// With --dir D: D/.claude/skills, D/.agents/skills (+ D/.codex/rules) or
     /// D/.opencode/skills (+ D/.opencode/agents).
+    ///
+    /// `--agent` repeats (`--agent claude --agent codex`); `--all` means all three. With
+    /// `--json`, one agent prints one object, several print an array of them.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["agents", "all"])))]
     Install {
-        /// The agent to install for
-        #[arg(long, value_enum)]
-        agent: Agent,
+        /// The agent to install for (repeatable)
+        #[arg(long = "agent", value_enum, value_name = "AGENT")]
+        agents: Vec<Agent>,
+        /// Install for claude, codex and opencode
+        #[arg(long)]
+        all: bool,
         /// Install into this project folder instead of the agent's user folder
         #[arg(long, value_name = "D")]
         dir: Option<Utf8PathBuf>,
@@ -45,7 +52,15 @@ pub enum SkillCommand {
 
 pub fn run(cmd: SkillCommand) -> Result<ExitCode> {
     match cmd {
-        SkillCommand::Install { agent, dir, json } => install(agent, dir, json),
+        SkillCommand::Install {
+            agents,
+            all,
+            dir,
+            json,
+        } => {
+            let agents = if all { Agent::ALL.to_vec() } else { agents };
+            install_all(&skills::unique(agents), dir, json)
+        }
         SkillCommand::List { dir, json } => list(dir, json),
     }
 }
@@ -78,40 +93,49 @@ struct InstallReport {
     changed: usize,
 }
 
-fn install(agent: Agent, dir: Option<Utf8PathBuf>, json: bool) -> Result<ExitCode> {
-    let layout = Layout::resolve(agent, &scope(dir)?, &env)?;
-    let files = skills::install(&layout)?;
-    let changed = files
-        .iter()
-        .filter(|w| w.action != skills::Action::Unchanged)
-        .count();
-    if json {
-        print_json(&InstallReport {
+fn install_all(agents: &[Agent], dir: Option<Utf8PathBuf>, json: bool) -> Result<ExitCode> {
+    let scope = scope(dir)?;
+    let mut reports = Vec::new();
+    for &agent in agents {
+        let layout = Layout::resolve(agent, &scope, &env)?;
+        let files = skills::install(&layout)?;
+        let changed = files
+            .iter()
+            .filter(|w| w.action != skills::Action::Unchanged)
+            .count();
+        reports.push(InstallReport {
             agent,
             skills_dir: layout.skills_dir,
             files,
             changed,
-        })?;
+        });
+    }
+    if json {
+        match reports.as_slice() {
+            [one] => print_json(one)?,
+            several => print_json(&several)?,
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
-    for file in &files {
-        out.push_str(&format!("{:<9} {}\n", file.action.as_str(), file.path));
-    }
-    if changed == 0 {
-        out.push_str(&format!(
-            "{} skills for {} already up to date; nothing changed\n",
-            skills::SKILLS.len(),
-            agent.name()
-        ));
-    } else {
-        out.push_str(&format!(
-            "installed {} skills for {} ({changed} of {} files changed); restart running {} sessions to load them\n",
-            skills::SKILLS.len(),
-            agent.name(),
-            files.len(),
-            agent.name()
-        ));
+    for report in &reports {
+        for file in &report.files {
+            out.push_str(&format!("{:<9} {}\n", file.action.as_str(), file.path));
+        }
+        let agent = report.agent.name();
+        if report.changed == 0 {
+            out.push_str(&format!(
+                "{} skills for {agent} already up to date; nothing changed\n",
+                skills::SKILLS.len(),
+            ));
+        } else {
+            out.push_str(&format!(
+                "installed {} skills for {agent} ({} of {} files changed); restart running {agent} sessions to load them\n",
+                skills::SKILLS.len(),
+                report.changed,
+                report.files.len(),
+            ));
+        }
     }
     print(&out)?;
     Ok(ExitCode::SUCCESS)
