@@ -291,7 +291,7 @@ impl Team {
     }
 
     fn up(&self) {
-        self.ok(&["up", self.file(), "--wait", "--timeout", "90s"]);
+        self.ok(&["up", self.file(), "--wait", "--timeout", "180s"]);
     }
 
     /// As the Director: `cafleet message send --to TO TEXT`; returns the message id.
@@ -1012,17 +1012,24 @@ run = ["touch forbidden.txt"]
     // Each message became `notified` once the agent was seen to take the line: claude's
     // UserPromptSubmit hook sees the preview before its composer is drawn empty;
     // opencode's plugin and codex's screen may be slower or faster than the composer.
-    let deliveries = team.query::<String>(
-        "SELECT detail FROM events WHERE kind = 'delivery' ORDER BY id",
-    );
+    let deliveries =
+        team.query::<String>("SELECT detail FROM events WHERE kind = 'delivery' ORDER BY id");
     for (m, id) in &slow {
         let delivery: Value = deliveries
             .iter()
             .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-            .find(|d| d["message_ids"].as_array().is_some_and(|ids| ids.contains(&json!(id))))
+            .find(|d| {
+                d["message_ids"]
+                    .as_array()
+                    .is_some_and(|ids| ids.contains(&json!(id)))
+            })
             .unwrap_or_else(|| panic!("{m}: no delivery of #{id}{}", team.panes()));
         let taken = delivery["taken"].as_str().unwrap_or_default();
-        let expected: &[&str] = if *m == "cl" { &["hook"] } else { &["hook", "screen"] };
+        let expected: &[&str] = if *m == "cl" {
+            &["hook"]
+        } else {
+            &["hook", "screen"]
+        };
         assert!(expected.contains(&taken), "{m}: taken {delivery}");
         assert_eq!(delivery["outcome"], "notified", "{m}: {delivery}");
     }

@@ -171,7 +171,10 @@ fn member_show_fleet_show_and_monitor_status_read_the_state_ps_shows() {
     // Nothing recorded it (no monitor runs): every view must still say what ps says.
     assert_eq!(recorded(&h, "hand", "extra"), "starting");
     let shown = h.ok(&["member", "show", "extra", "--fleet", "hand"]);
-    assert!(shown.contains("  state: idle (signal: screen, since "), "{shown}");
+    assert!(
+        shown.contains("  state: idle (signal: screen, since "),
+        "{shown}"
+    );
     let shown = json(&h.ok(&["member", "show", "extra", "--fleet", "hand", "--json"]));
     assert_eq!(shown["agent"]["status"], "idle", "{shown}");
     let fleet = h.ok(&["fleet", "show", "hand"]);

@@ -121,11 +121,9 @@ pub fn fleet_view(
         let recorded = agent.status_signal.clone();
         let (state, reason, signal) = match pane {
             // Stopped by `down`, or given up on by the monitor: that says more than `dead`.
-            _ if agent.status == "stopped" || agent.status == "crash-loop" => (
-                agent.status.clone(),
-                agent.status_reason.clone(),
-                recorded,
-            ),
+            _ if agent.status == "stopped" || agent.status == "crash-loop" => {
+                (agent.status.clone(), agent.status_reason.clone(), recorded)
+            }
             None if tmux_warning.is_some() => (
                 UNKNOWN.to_string(),
                 tmux_warning.clone(),
@@ -150,11 +148,7 @@ pub fn fleet_view(
                 None,
                 "screen".to_string(),
             ),
-            Some(_) => (
-                agent.status.clone(),
-                agent.status_reason.clone(),
-                recorded,
-            ),
+            Some(_) => (agent.status.clone(), agent.status_reason.clone(), recorded),
         };
         let running = pane.filter(|p| !p.exited());
         let running_hash = running

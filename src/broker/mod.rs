@@ -439,7 +439,16 @@ fn look_and_type(
                 )?;
             }
             let clear = clear || attempt.interrupted;
-            type_and_report(registry, panes, &pane, backend_of(agent), screen, clear, text, attempt)
+            type_and_report(
+                registry,
+                panes,
+                &pane,
+                backend_of(agent),
+                screen,
+                clear,
+                text,
+                attempt,
+            )
         }
     })
 }

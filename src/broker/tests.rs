@@ -502,11 +502,20 @@ fn a_notifier_killed_after_its_submit_key_is_not_announced_twice() {
     let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
     assert_eq!(d.state(), "notified");
     assert!(
-        matches!(d.outcome, Outcome::Notified { taken: "earlier", .. }),
+        matches!(
+            d.outcome,
+            Outcome::Notified {
+                taken: "earlier",
+                ..
+            }
+        ),
         "{d:?}"
     );
     assert!(pane.typed().is_empty(), "typed again: {:?}", pane.typed());
-    assert_eq!(reg.message(fleet.id, id).unwrap().unwrap().state, "notified");
+    assert_eq!(
+        reg.message(fleet.id, id).unwrap().unwrap().state,
+        "notified"
+    );
 
     // The Enter was lost (the line still waits in the composer): it is cleared and
     // announced once.
@@ -597,7 +606,9 @@ fn the_agents_hook_taking_the_line_confirms_it() {
         .unwrap();
     disk.set_agent_pane(agent, "%7", None).unwrap();
     disk.set_agent_status(agent, "idle", None).unwrap();
-    let m = disk.insert_message(f.id, "web", "api", b"hi", "message").unwrap();
+    let m = disk
+        .insert_message(f.id, "web", "api", b"hi", "message")
+        .unwrap();
     // A composer that never empties: only the hook can confirm.
     let stuck = fake::sample_screen(
         FakeScreen::Composer,

@@ -242,4 +242,3 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
     let _ = std::fs::remove_file(&pid_path);
     Ok(reason)
 }
-

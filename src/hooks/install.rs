@@ -48,7 +48,8 @@ pub fn additions(
     match backend {
         BackendName::Claude => {
             let command = format!("{} agent hook claude", crate::backend::shell_quote(exe));
-            let entry = json!([{"hooks": [{"type": "command", "command": command, "timeout": 10}]}]);
+            let entry =
+                json!([{"hooks": [{"type": "command", "command": command, "timeout": 10}]}]);
             let hooks: serde_json::Map<String, Value> = CLAUDE_EVENTS
                 .iter()
                 .map(|event| ((*event).to_string(), entry.clone()))
@@ -103,8 +104,10 @@ pub fn write_plugin(path: &Utf8Path) -> Result<()> {
     }
     let folder = path.parent().unwrap_or_else(|| Utf8Path::new("."));
     let fail = |err: std::io::Error| {
-        Error::failure(format!("cannot write the opencode hook plugin `{path}`: {err}"))
-            .hint("the registry's folder must be writable")
+        Error::failure(format!(
+            "cannot write the opencode hook plugin `{path}`: {err}"
+        ))
+        .hint("the registry's folder must be writable")
     };
     std::fs::create_dir_all(folder).map_err(fail)?;
     let mut tmp = tempfile::Builder::new()
@@ -115,7 +118,6 @@ pub fn write_plugin(path: &Utf8Path) -> Result<()> {
     tmp.persist(path).map_err(|err| fail(err.error))?;
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -143,23 +145,37 @@ mod tests {
         let (key, value) = a.args[1].split_once('=').expect("key=value");
         assert_eq!(key, "notify");
         let parsed: toml::Value = toml::from_str(&format!("v = {value}")).expect("toml");
-        assert_eq!(
-            parsed["v"].as_array().expect("array").len(),
-            4,
-            "{value}"
-        );
+        assert_eq!(parsed["v"].as_array().expect("array").len(), 4, "{value}");
         assert_eq!(parsed["v"][0].as_str(), Some(EXE));
     }
 
     #[test]
     fn opencode_keeps_the_users_config_and_adds_the_plugin_once() {
         let user = r#"{"provider": {"x": {"npm": "y"}}, "plugin": ["their-plugin"]}"#;
-        let a = additions(BackendName::Opencode, EXE, Some(user), "/r/hooks/p.js".into());
-        let content = &a.env.iter().find(|(k, _)| k == "OPENCODE_CONFIG_CONTENT").expect("set").1;
+        let a = additions(
+            BackendName::Opencode,
+            EXE,
+            Some(user),
+            "/r/hooks/p.js".into(),
+        );
+        let content = &a
+            .env
+            .iter()
+            .find(|(k, _)| k == "OPENCODE_CONFIG_CONTENT")
+            .expect("set")
+            .1;
         let config: Value = serde_json::from_str(content).expect("json");
         assert_eq!(config["provider"]["x"]["npm"], "y");
-        assert_eq!(config["plugin"], json!(["their-plugin", "file:///r/hooks/p.js"]));
-        let again = additions(BackendName::Opencode, EXE, Some(content), "/r/hooks/p.js".into());
+        assert_eq!(
+            config["plugin"],
+            json!(["their-plugin", "file:///r/hooks/p.js"])
+        );
+        let again = additions(
+            BackendName::Opencode,
+            EXE,
+            Some(content),
+            "/r/hooks/p.js".into(),
+        );
         assert_eq!(&again.env[0].1, content, "added once");
         assert!(a.env.contains(&("CAFLEET_EXE".into(), EXE.into())));
     }
@@ -170,9 +186,14 @@ mod tests {
         let db = Utf8PathBuf::from_path_buf(dir.path().join("cafleet.db")).expect("utf-8");
         let path = plugin_path(&db);
         write_plugin(&path).expect("write");
-        assert_eq!(std::fs::read_to_string(&path).expect("read"), OPENCODE_PLUGIN);
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            OPENCODE_PLUGIN
+        );
         write_plugin(&path).expect("second write");
-        let files = std::fs::read_dir(path.parent().expect("folder")).expect("dir").count();
+        let files = std::fs::read_dir(path.parent().expect("folder"))
+            .expect("dir")
+            .count();
         assert_eq!(files, 1, "no temporary file left");
     }
 }

@@ -87,12 +87,8 @@ pub fn interpret(backend: BackendName, payload: &Value) -> Option<Report> {
             _ => return None,
         },
         (BackendName::Opencode, "session.idle") => report("idle"),
-        (BackendName::Opencode, "permission.asked" | "question.asked") => {
-            report("waiting-input")
-        }
-        (BackendName::Opencode, "permission.replied" | "question.replied") => {
-            report("working")
-        }
+        (BackendName::Opencode, "permission.asked" | "question.asked") => report("waiting-input"),
+        (BackendName::Opencode, "permission.replied" | "question.replied") => report("working"),
         (BackendName::Opencode, "chat.message") => Report {
             taken: taken(text("prompt")),
             ..report("working")
@@ -148,10 +144,16 @@ mod tests {
     fn claude_events_map_to_states() {
         let c = BackendName::Claude;
         assert_eq!(
-            state(c, json!({"hook_event_name": "UserPromptSubmit", "prompt": "hi"})),
+            state(
+                c,
+                json!({"hook_event_name": "UserPromptSubmit", "prompt": "hi"})
+            ),
             Some("working")
         );
-        assert_eq!(state(c, json!({"hook_event_name": "PreToolUse"})), Some("working"));
+        assert_eq!(
+            state(c, json!({"hook_event_name": "PreToolUse"})),
+            Some("working")
+        );
         assert_eq!(state(c, json!({"hook_event_name": "Stop"})), Some("idle"));
         assert_eq!(
             state(
@@ -168,7 +170,10 @@ mod tests {
             Some("waiting-input")
         );
         assert_eq!(
-            state(c, json!({"hook_event_name": "Notification", "notification_type": "auth_success"})),
+            state(
+                c,
+                json!({"hook_event_name": "Notification", "notification_type": "auth_success"})
+            ),
             None
         );
         assert_eq!(state(c, json!({"hook_event_name": "SubagentStop"})), None);
@@ -178,16 +183,25 @@ mod tests {
     #[test]
     fn codex_notify_and_opencode_plugin_events_map_to_states() {
         assert_eq!(
-            state(BackendName::Codex, json!({"type": "agent-turn-complete", "turn-id": "1"})),
+            state(
+                BackendName::Codex,
+                json!({"type": "agent-turn-complete", "turn-id": "1"})
+            ),
             Some("idle")
         );
         let o = BackendName::Opencode;
         assert_eq!(
-            state(o, json!({"hook_event_name": "session.status", "status": "busy"})),
+            state(
+                o,
+                json!({"hook_event_name": "session.status", "status": "busy"})
+            ),
             Some("working")
         );
         assert_eq!(
-            state(o, json!({"hook_event_name": "session.status", "status": "idle"})),
+            state(
+                o,
+                json!({"hook_event_name": "session.status", "status": "idle"})
+            ),
             Some("idle")
         );
         assert_eq!(
@@ -195,7 +209,10 @@ mod tests {
             Some("waiting-input")
         );
         assert_eq!(state(o, json!({"hook_event_name": "session.status"})), None);
-        assert_eq!(state(o, json!({"hook_event_name": "message.part.updated"})), None);
+        assert_eq!(
+            state(o, json!({"hook_event_name": "message.part.updated"})),
+            None
+        );
     }
 
     #[test]

@@ -558,7 +558,11 @@ mod tests {
             let d = t.tick(
                 i * TICK,
                 STALL,
-                &[seen(State::Working, Some(State::WaitingInput), Screen::Unknown)],
+                &[seen(
+                    State::Working,
+                    Some(State::WaitingInput),
+                    Screen::Unknown,
+                )],
             );
             if i == 3 {
                 assert!(d.is_empty(), "one look is not two: {d:?}");

@@ -298,7 +298,14 @@ impl Registry {
                 pane_pid = CASE WHEN ?5 THEN NULL ELSE pane_pid END,
                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE id = ?1 AND (?2 IS NULL OR pane_id = ?2)",
-            params![agent_id, only_if_pane, status, reason, clear_pane, signal.as_str()],
+            params![
+                agent_id,
+                only_if_pane,
+                status,
+                reason,
+                clear_pane,
+                signal.as_str()
+            ],
         )?;
         Ok(changed > 0)
     }

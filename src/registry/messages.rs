@@ -442,10 +442,7 @@ impl Registry {
                  RETURNING id"
             ))?;
             let ids = stmt
-                .query_map(
-                    params![fleet_id, recipient, first, TYPING],
-                    |r| r.get(0),
-                )?
+                .query_map(params![fleet_id, recipient, first, TYPING], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<i64>>>()?;
             Ok(ids)
         })
