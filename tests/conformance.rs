@@ -940,10 +940,14 @@ fn the_rehearsal_example_runs_to_done_with_a_report() {
     ]);
     let text = common::transcript(&out);
     let director = std::fs::read_to_string(report.join("panes/director.txt")).unwrap_or_default();
+    let oc = std::fs::read_to_string(report.join("panes/oc.txt")).unwrap_or_default();
+    let events = std::fs::read_to_string(report.join("events.jsonl")).unwrap_or_default();
+    let events: Vec<&str> = events.lines().collect();
+    let events = events[events.len().saturating_sub(40)..].join("\n");
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{text}\n--- director\n{director}"
+        "{text}\n--- director\n{director}\n--- oc\n{oc}\n--- events\n{events}"
     );
     assert!(text.contains("oc → director"), "{text}");
     let summary = std::fs::read_to_string(report.join("summary.md")).expect("summary");
