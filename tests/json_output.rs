@@ -68,6 +68,29 @@ name = "coder"
     let skills = h.home.path().join("project");
     std::fs::create_dir_all(&skills).expect("project dir");
     let skills = skills.to_string_lossy().into_owned();
+    // An (empty) registry of the Python cafleet 0.22, for `db import-python`.
+    let python = h.home.path().join("python.db");
+    rusqlite::Connection::open(&python)
+        .and_then(|conn| {
+            conn.execute_batch(
+                "CREATE TABLE alembic_version (version_num TEXT);
+                 INSERT INTO alembic_version VALUES ('0006');
+                 CREATE TABLE fleets (fleet_id INTEGER, name TEXT, created_at TEXT,
+                                      deleted_at TEXT, director_member_id INTEGER);
+                 CREATE TABLE members (member_id INTEGER, fleet_id INTEGER, name TEXT,
+                                       description TEXT, status TEXT, registered_at TEXT,
+                                       deregistered_at TEXT);
+                 CREATE TABLE member_placements (member_id INTEGER, coding_agent TEXT,
+                                                 mux_pane_id TEXT, mux_session TEXT);
+                 CREATE TABLE messages (message_id INTEGER, owner_member_id INTEGER,
+                                        from_member_id INTEGER, to_member_id INTEGER,
+                                        type TEXT, created_at TEXT, status_state TEXT,
+                                        status_timestamp TEXT, origin_message_id INTEGER,
+                                        text TEXT);",
+            )
+        })
+        .expect("a Python registry");
+    let python = python.to_string_lossy().into_owned();
     h.ok(&["up", &file, "--wait"]);
 
     // In order: a message to show, ack and list; `done` and `down` last.
@@ -151,6 +174,24 @@ name = "coder"
             vec![
                 "done", "--fleet", "js", "--as", "director", "finished", "--json",
             ],
+        ),
+        (
+            "member create",
+            vec![
+                "member",
+                "create",
+                "--fleet",
+                "js",
+                "--name",
+                "extra",
+                "--backend",
+                "fake",
+                "--json",
+            ],
+        ),
+        (
+            "db import-python",
+            vec!["db", "import-python", &python, "--json"],
         ),
         ("down", vec!["down", &file, "--json"]),
     ];
