@@ -623,6 +623,14 @@ fn decide(panes: &dyn Panes, fleet: &FleetRow, agent: &AgentRow) -> Decision {
         ));
     }
     let screen = screens::classify(backend, &captured);
+    if screen == Screen::Unknown && agent.status == "starting" && backend != BackendName::Command {
+        // A coding agent still drawing its first screen drops what is typed: the courier
+        // tries again once it shows its composer.
+        return queue(format!(
+            "`{}` is still starting (its screen is not drawn yet)",
+            agent.name
+        ));
+    }
     if screen == Screen::Working
         && agent.status == "starting"
         && screens::first_turn_unsafe(backend)

@@ -625,3 +625,27 @@ fn the_agents_hook_taking_the_line_confirms_it() {
     );
     assert_eq!(disk.message(f.id, m).unwrap().unwrap().state, "notified");
 }
+
+#[test]
+fn an_agent_still_drawing_its_first_screen_is_not_typed_into() {
+    let (mut reg, fleet, id) = setup();
+    let agent = reg.require_agent(fleet.id, "f", "api").unwrap();
+    reg.set_agent_status(agent.id, "starting", None).unwrap();
+    // A blank pane, or a program's boot text: no composer drawn yet.
+    let pane = Scripted::new("\n\n  loading…\n");
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert_eq!(d.state(), "queued", "{d:?}");
+    assert!(pane.typed().is_empty(), "{:?}", pane.typed());
+    let row = reg.message(fleet.id, id).unwrap().unwrap();
+    assert!(
+        row.state_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("still starting")),
+        "{:?}",
+        row.state_reason
+    );
+    // Once it is up (seen idle), the same screen gets the preview.
+    reg.set_agent_status(agent.id, "idle", None).unwrap();
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert_eq!(d.state(), "notified", "{d:?}");
+}

@@ -108,9 +108,10 @@ pub struct Options {
 /// When a recipient's queue is next worth a try.
 struct Backoff {
     newest: i64,
-    /// The recipient's pane when it was tried: a new pane (`up` or a restart brought the
-    /// agent back) is worth a try at once.
-    pane: Option<String>,
+    /// The recipient's pane and state when it was tried: a new pane (`up` or a restart
+    /// brought the agent back) or a new state (its hook says it is idle now) is worth a
+    /// try at once.
+    seen: (Option<String>, String),
     next: Instant,
     pause: Duration,
 }
@@ -180,14 +181,15 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
                         Some(b) if b.newest == newest => (b.pause * 2).min(MAX_RETRY),
                         _ => FIRST_RETRY,
                     };
-                    let pane = registry
+                    let seen = registry
                         .agent(fleet.id, &recipient)?
-                        .and_then(|a| a.pane_id);
+                        .map(|a| (a.pane_id, a.status))
+                        .unwrap_or_default();
                     backoff.insert(
                         recipient,
                         Backoff {
                             newest,
-                            pane,
+                            seen,
                             next: Instant::now() + pause,
                             pause,
                         },
@@ -202,14 +204,14 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
         }
         let pending = registry.newest_pending(fleet.id)?;
         backoff.retain(|name, _| pending.iter().any(|(r, _)| r == name));
-        // A recipient back in a new pane is tried at once.
-        let panes: HashMap<String, Option<String>> = registry
+        // A recipient back in a new pane, or in a new state, is tried at once.
+        let now_seen: HashMap<String, (Option<String>, String)> = registry
             .agents(fleet.id)?
             .into_iter()
             .filter(|a| backoff.contains_key(&a.name))
-            .map(|a| (a.name, a.pane_id))
+            .map(|a| (a.name, (a.pane_id, a.status)))
             .collect();
-        backoff.retain(|name, b| panes.get(name).is_none_or(|pane| *pane == b.pane));
+        backoff.retain(|name, b| now_seen.get(name).is_none_or(|seen| *seen == b.seen));
         let ready: Vec<String> = pending
             .into_iter()
             .filter(|(recipient, _)| !busy.contains_key(recipient))
