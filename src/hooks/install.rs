@@ -5,7 +5,7 @@
 //! - codex: `-c notify=[cafleet, "agent", "hook", "codex"]`; codex runs it at the end of
 //!   every turn with the event as its last argument. This replaces a `notify` the user
 //!   set in `~/.codex/config.toml` for the agents cafleet starts.
-//! - opencode: a plugin file ([`OPENCODE_PLUGIN`]) kept beside the registry, added to
+//! - opencode: a plugin file ([`OPENCODE_PLUGIN`]) in cafleet's cache folder, added to
 //!   `OPENCODE_CONFIG_CONTENT` (merged with what the user put there) as a `file://`
 //!   plugin; it finds this cafleet through `CAFLEET_EXE`.
 
@@ -90,9 +90,19 @@ pub fn additions(
     }
 }
 
-/// Where the opencode plugin lives: beside the registry `db`.
+/// Where the opencode plugin lives: cafleet's cache folder (`$XDG_CACHE_HOME/cafleet`,
+/// else `~/.cache/cafleet`), not beside the registry `db` (used only with no home): a
+/// codex agent may write the registry's folder from its sandbox, and a plugin there would
+/// run with the opencode agents' rights.
 pub fn plugin_path(db: &Utf8Path) -> Utf8PathBuf {
-    let folder = db.parent().unwrap_or_else(|| Utf8Path::new("."));
+    let var = |name: &str| std::env::var(name).ok().filter(|v| v.starts_with('/'));
+    let cache = var("XDG_CACHE_HOME")
+        .map(Utf8PathBuf::from)
+        .or_else(|| var("HOME").map(|home| Utf8PathBuf::from(home).join(".cache")));
+    let folder = match cache {
+        Some(cache) => cache.join("cafleet"),
+        None => db.parent().unwrap_or_else(|| Utf8Path::new(".")).to_owned(),
+    };
     folder.join("hooks").join("cafleet-opencode-state.js")
 }
 
@@ -183,8 +193,7 @@ mod tests {
     #[test]
     fn the_plugin_is_written_once_and_atomically() {
         let dir = tempfile::tempdir().expect("tmp");
-        let db = Utf8PathBuf::from_path_buf(dir.path().join("cafleet.db")).expect("utf-8");
-        let path = plugin_path(&db);
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("hooks/p.js")).expect("utf-8");
         write_plugin(&path).expect("write");
         assert_eq!(
             std::fs::read_to_string(&path).expect("read"),
