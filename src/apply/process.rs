@@ -142,7 +142,7 @@ impl Victim {
 }
 
 /// A command that runs this very cafleet binary, on registry `db` and, when given, tmux
-/// server `tmux_socket`: what cafleet starts in the background (notifiers, the courier).
+/// server `tmux_socket`: what cafleet starts in the background (the courier, the prompt paster, the monitor loop).
 pub fn cafleet_command(
     db: &camino::Utf8Path,
     tmux_socket: Option<&str>,

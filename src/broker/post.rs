@@ -48,7 +48,7 @@ pub fn send(
 }
 
 /// Stores a message from `sender` to `operator`, who has no pane: nothing is typed
-/// anywhere and neither the notifier nor the courier ever picks it up (it is stored
+/// anywhere and the courier never picks it up (it is stored
 /// `notified`, so it is unread until the web UI or `message inbox --as operator` reads it).
 pub fn send_to_operator(
     registry: &mut Registry,
@@ -98,9 +98,9 @@ pub fn broadcast(
     notify(registry, tmux_socket, fleet, &pairs, broadcast_id, sync)
 }
 
-/// Hands the just-committed messages to the notifier (or, with `sync`, notifies here)
-/// and reports each message's state. Recipients with no live pane are not notified:
-/// their messages stay `queued` with the reason.
+/// Hands the just-committed messages to the fleet's courier (or, with `sync`, notifies
+/// here) and reports each message's state. Recipients with no live pane are not
+/// notified: their messages stay `queued` with the reason.
 fn notify(
     registry: &mut Registry,
     tmux_socket: Option<&str>,

@@ -6,7 +6,7 @@
 //! and what `cafleet events` and the web UI's timeline show. The message is what the
 //! operator reads: the web UI already sends as `operator`, but no agent row has that name
 //! (it is reserved), so the message is stored straight away as `notified` — nobody is to
-//! be typed at, so neither the notifier nor the courier ever picks it up — and stays
+//! be typed at, so the courier never picks it up — and stays
 //! unread until read; `cafleet message list --as director --with operator` lists it.
 
 pub mod rehearse;

@@ -1,6 +1,6 @@
 //! The rate limit on the routes that send: a token bucket shared by every client, so a
 //! runaway script (or an agent looping over `curl`) cannot store thousands of messages a
-//! second and start a notifier for each. [`BURST`] sends at once, then [`PER_SECOND`] a
+//! second and keep the fleet's courier typing for minutes. [`BURST`] sends at once, then [`PER_SECOND`] a
 //! second; past that `429 Too Many Requests` with `Retry-After`, nothing stored.
 //!
 //! A dozen lines of arithmetic under a mutex rather than `tower_governor`: one global

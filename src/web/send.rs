@@ -1,7 +1,7 @@
 //! Sending from the page: the operator's message or broadcast goes through exactly the
 //! broker calls `cafleet message send`/`broadcast` make ([`broker::send`],
-//! [`broker::broadcast`]) with sender `operator`, so it is stored, notified by the
-//! detached notifier and logged like any other message. The page may also speak as the
+//! [`broker::broadcast`]) with sender `operator`, so it is stored, announced by the
+//! fleet's courier and logged like any other message. The page may also speak as the
 //! fleet's Director (as the Python UI could); no other member can be impersonated.
 
 use camino::Utf8Path;
