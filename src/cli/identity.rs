@@ -207,10 +207,31 @@ impl IdentityArgs {
     /// agent's pane that is the agent: `--as` may repeat the name but not change it, so
     /// no agent can read, acknowledge or send as another.
     pub fn speaker(&self, registry: &Registry) -> Result<(FleetRow, AgentRow)> {
+        let name = self.speaking_name()?;
+        let fleet = self.fleet(registry)?;
+        let member = resolve_member(registry, &fleet, name)?;
+        Ok((fleet, member))
+    }
+
+    /// Like [`IdentityArgs::speaker`], for commands that only read history: the fleet
+    /// may also be a deleted one.
+    pub fn reader(&self, registry: &Registry) -> Result<(FleetRow, AgentRow)> {
+        let name = self.speaking_name()?;
+        let fleet = match lane_fleet(self.fleet.as_deref())? {
+            Some(name) => registry.history_fleet(&name)?,
+            None => resolve_fleet(registry, None)?,
+        };
+        let member = resolve_member(registry, &fleet, name)?;
+        Ok((fleet, member))
+    }
+
+    /// Who speaks: inside an agent's pane the agent (`--as` may repeat its name, not
+    /// change it), else `--as`, checked like a member name.
+    fn speaking_name(&self) -> Result<Option<String>> {
         if let Some(name) = &self.member {
             check_name("--as name", name)?;
         }
-        let name = match caller()? {
+        Ok(match caller()? {
             Some(agent) => {
                 if let Some(other) = self.member.as_deref().filter(|m| *m != agent.member) {
                     return Err(Error::usage(format!(
@@ -222,37 +243,7 @@ impl IdentityArgs {
                 Some(agent.member)
             }
             None => self.member.clone(),
-        };
-        let fleet = self.fleet(registry)?;
-        let member = resolve_member(registry, &fleet, name)?;
-        Ok((fleet, member))
-    }
-
-    /// Like [`IdentityArgs::speaker`], for commands that only read history: the fleet
-    /// may also be a deleted one.
-    pub fn reader(&self, registry: &Registry) -> Result<(FleetRow, AgentRow)> {
-        if let Some(name) = &self.member {
-            check_name("--as name", name)?;
-        }
-        let name = match caller()? {
-            Some(agent) => {
-                if let Some(other) = self.member.as_deref().filter(|m| *m != agent.member) {
-                    return Err(Error::usage(format!(
-                        "this pane is `{}`; it cannot speak as `{other}`",
-                        agent.member
-                    ))
-                    .hint("an agent reads only its own messages; drop --as"));
-                }
-                Some(agent.member)
-            }
-            None => self.member.clone(),
-        };
-        let fleet = match lane_fleet(self.fleet.as_deref())? {
-            Some(name) => registry.history_fleet(&name)?,
-            None => resolve_fleet(registry, None)?,
-        };
-        let member = resolve_member(registry, &fleet, name)?;
-        Ok((fleet, member))
+        })
     }
 }
 
