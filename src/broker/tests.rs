@@ -54,7 +54,11 @@ impl Panes for Scripted {
 }
 
 fn setup() -> (Registry, FleetRow, i64) {
-    let mut reg = Registry::in_memory().unwrap();
+    seed(Registry::in_memory().unwrap())
+}
+
+/// A fleet `f` with idle agents `api` and `web` in pane %7, and one message web → api.
+fn seed(mut reg: Registry) -> (Registry, FleetRow, i64) {
     reg.upsert_fleet(&NewFleet {
         name: "f",
         origin: "cli",
@@ -579,40 +583,12 @@ fn the_agents_hook_taking_the_line_confirms_it() {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("r.db");
-    let path = camino::Utf8Path::from_path(&db).unwrap();
-    // The same registry on disk, so the "hook" can write it from its own connection.
-    let mut disk = Registry::open(path).unwrap();
-    disk.upsert_fleet(&NewFleet {
-        name: "f",
-        origin: "cli",
-        manifest_path: None,
-        session: "f",
-        socket: "",
-    })
-    .unwrap();
-    let f = disk.require_fleet("f").unwrap();
-    let agent = disk
-        .upsert_agent(&NewAgent {
-            fleet_id: f.id,
-            name: "api",
-            role: "member",
-            backend: "fake",
-            model: None,
-            description: "",
-            origin: "cli",
-            config_hash: "",
-            spec_json: "{}",
-        })
-        .unwrap();
-    disk.set_agent_pane(agent, "%7", None).unwrap();
-    disk.set_agent_status(agent, "idle", None).unwrap();
-    let m = disk
-        .insert_message(f.id, "web", "api", b"hi", "message")
-        .unwrap();
+    // A registry on disk, so the "hook" can write it from its own connection.
+    let (mut disk, f, m) = seed(Registry::open(camino::Utf8Path::from_path(&db).unwrap()).unwrap());
     // A composer that never empties: only the hook can confirm.
     let stuck = fake::sample_screen(
         FakeScreen::Composer,
-        &format!("[cafleet] message #{m} from web: hi"),
+        &format!("[cafleet] message #{m} from web: hello"),
         &[],
         24,
         80,
