@@ -205,22 +205,7 @@ impl Registry {
                      ORDER BY id"
                 )
             };
-            let rows = {
-                let mut stmt = tx.prepare_cached(&sql)?;
-                stmt.query_map(params![fleet_id, member], from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            if rows.iter().any(|m| is_unread(&m.state)) {
-                tx.execute(
-                    &format!(
-                        "UPDATE messages SET state = 'read', state_reason = NULL, read_at = {NOW}
-                         WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified')
-                           AND id <= ?3"
-                    ),
-                    params![fleet_id, member, rows.last().map_or(0, |m| m.id)],
-                )?;
-            }
-            Ok(rows)
+            read_marking_unread(tx, &sql, fleet_id, member)
         })
     }
 
@@ -234,22 +219,7 @@ impl Registry {
                  WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified', 'read')
                  ORDER BY id"
             );
-            let rows = {
-                let mut stmt = tx.prepare_cached(&sql)?;
-                stmt.query_map(params![fleet_id, member], from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            if rows.iter().any(|m| is_unread(&m.state)) {
-                tx.execute(
-                    &format!(
-                        "UPDATE messages SET state = 'read', state_reason = NULL, read_at = {NOW}
-                         WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified')
-                           AND id <= ?3"
-                    ),
-                    params![fleet_id, member, rows.last().map_or(0, |m| m.id)],
-                )?;
-            }
-            Ok(rows)
+            read_marking_unread(tx, &sql, fleet_id, member)
         })
     }
 
@@ -477,6 +447,32 @@ impl Registry {
     ) -> Result<bool> {
         self.update_status(agent_id, Some(pane_id), status, reason, clear_pane, signal)
     }
+}
+
+/// Runs `sql` (a select of `member`'s messages in id order, `?1` the fleet, `?2` the
+/// member) and marks the unread ones among them `read`, in the caller's transaction.
+fn read_marking_unread(
+    tx: &Transaction<'_>,
+    sql: &str,
+    fleet_id: i64,
+    member: &str,
+) -> Result<Vec<MessageRow>> {
+    let rows = {
+        let mut stmt = tx.prepare_cached(sql)?;
+        stmt.query_map(params![fleet_id, member], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    if rows.iter().any(|m| is_unread(&m.state)) {
+        tx.execute(
+            &format!(
+                "UPDATE messages SET state = 'read', state_reason = NULL, read_at = {NOW}
+                 WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified')
+                   AND id <= ?3"
+            ),
+            params![fleet_id, member, rows.last().map_or(0, |m| m.id)],
+        )?;
+    }
+    Ok(rows)
 }
 
 fn is_unread(state: &str) -> bool {
