@@ -384,10 +384,19 @@ fn opencode_is_not_typed_into_while_it_works_on_its_first_prompt() {
     assert_eq!(d.state(), "notified", "{d:?}");
 }
 
-/// A pane whose notifier dies (panics) once the first keys of the preview reached it.
-struct DiesWhileTyping(Scripted);
+/// Where a [`Dies`] pane's notifier is killed (panics).
+#[derive(Clone, Copy, PartialEq)]
+enum KilledAt {
+    /// Once the first half of the preview reached the pane.
+    Typing,
+    /// Right after its submit key, before it could record anything more.
+    AfterSubmit,
+}
 
-impl Panes for DiesWhileTyping {
+/// A pane whose notifier dies at a given keystroke.
+struct Dies(Scripted, KilledAt);
+
+impl Panes for Dies {
     fn info(&self, pane: &str) -> Result<Option<PaneInfo>> {
         self.0.info(pane)
     }
@@ -395,12 +404,19 @@ impl Panes for DiesWhileTyping {
         self.0.capture(pane)
     }
     fn type_text(&self, pane: &str, text: &str) -> Result<()> {
+        if self.1 != KilledAt::Typing {
+            return self.0.type_text(pane, text);
+        }
         let half: String = text.chars().take(text.chars().count() / 2).collect();
         self.0.type_text(pane, &half)?;
         panic!("killed mid-keystroke");
     }
     fn press(&self, pane: &str, key: PaneKey) -> Result<()> {
-        self.0.press(pane, key)
+        self.0.press(pane, key)?;
+        if self.1 == KilledAt::AfterSubmit && key == PaneKey::Enter {
+            panic!("killed after the submit key");
+        }
+        Ok(())
     }
     fn pause(&self, _: std::time::Duration) {}
 }
@@ -408,7 +424,7 @@ impl Panes for DiesWhileTyping {
 #[test]
 fn a_notifier_killed_while_typing_is_cleared_after_and_announced_once() {
     let (mut reg, fleet, id) = setup();
-    let dying = DiesWhileTyping(Scripted::new(&composer()));
+    let dying = Dies(Scripted::new(&composer()), KilledAt::Typing);
     let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         notify_recipient(&mut reg, &dying, &fleet, "api", Some(&[id]))
     }));
@@ -429,7 +445,7 @@ fn a_notifier_killed_while_typing_is_cleared_after_and_announced_once() {
         "$ some shell\n".to_string(),
     ] {
         let (mut reg, fleet, id) = setup();
-        let dying = DiesWhileTyping(Scripted::new(&screen));
+        let dying = Dies(Scripted::new(&screen), KilledAt::Typing);
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             notify_recipient(&mut reg, &dying, &fleet, "api", Some(&[id]))
         }));
@@ -467,33 +483,10 @@ fn a_composer_holding_half_a_preview_is_cleared_for_the_fake() {
     assert_eq!(pane.typed()[0], "key:ClearLine");
 }
 
-/// A notifier killed right after its submit key, before it could record anything more.
-struct DiesAfterSubmit(Scripted);
-
-impl Panes for DiesAfterSubmit {
-    fn info(&self, pane: &str) -> Result<Option<PaneInfo>> {
-        self.0.info(pane)
-    }
-    fn capture(&self, pane: &str) -> Result<String> {
-        self.0.capture(pane)
-    }
-    fn type_text(&self, pane: &str, text: &str) -> Result<()> {
-        self.0.type_text(pane, text)
-    }
-    fn press(&self, pane: &str, key: PaneKey) -> Result<()> {
-        self.0.press(pane, key)?;
-        if key == PaneKey::Enter {
-            panic!("killed after the submit key");
-        }
-        Ok(())
-    }
-    fn pause(&self, _: std::time::Duration) {}
-}
-
 #[test]
 fn a_notifier_killed_after_its_submit_key_is_not_announced_twice() {
     let (mut reg, fleet, id) = setup();
-    let dying = DiesAfterSubmit(Scripted::new(&composer()));
+    let dying = Dies(Scripted::new(&composer()), KilledAt::AfterSubmit);
     let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         notify_recipient(&mut reg, &dying, &fleet, "api", Some(&[id]))
     }));
@@ -524,7 +517,7 @@ fn a_notifier_killed_after_its_submit_key_is_not_announced_twice() {
     // The Enter was lost (the line still waits in the composer): it is cleared and
     // announced once.
     let (mut reg, fleet, id) = setup();
-    let dying = DiesAfterSubmit(Scripted::new(&composer()));
+    let dying = Dies(Scripted::new(&composer()), KilledAt::AfterSubmit);
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         notify_recipient(&mut reg, &dying, &fleet, "api", Some(&[id]))
     }));
