@@ -204,14 +204,17 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
         }
         let pending = registry.newest_pending(fleet.id)?;
         backoff.retain(|name, _| pending.iter().any(|(r, _)| r == name));
-        // A recipient back in a new pane, or in a new state, is tried at once.
-        let now_seen: HashMap<String, (Option<String>, String)> = registry
-            .agents(fleet.id)?
-            .into_iter()
-            .filter(|a| backoff.contains_key(&a.name))
-            .map(|a| (a.name, (a.pane_id, a.status)))
-            .collect();
-        backoff.retain(|name, b| now_seen.get(name).is_none_or(|seen| *seen == b.seen));
+        // A recipient back in a new pane, or in a new state, is tried at once (the
+        // agents are read only while some recipient waits out a pause).
+        if !backoff.is_empty() {
+            let now_seen: HashMap<String, (Option<String>, String)> = registry
+                .agents(fleet.id)?
+                .into_iter()
+                .filter(|a| backoff.contains_key(&a.name))
+                .map(|a| (a.name, (a.pane_id, a.status)))
+                .collect();
+            backoff.retain(|name, b| now_seen.get(name).is_none_or(|seen| *seen == b.seen));
+        }
         let ready: Vec<String> = pending
             .into_iter()
             .filter(|(recipient, _)| !busy.contains_key(recipient))
