@@ -2,7 +2,7 @@
 //! websocket, `Runtime.evaluate`), against a fleet of fake agents on a private tmux
 //! server: the page lists the agents, a message sent with the CLI appears without a
 //! reload (and its hostile HTML stays text), and a message typed into the page reaches
-//! the registry and the recipient's pane.
+//! the registry and the recipient's pane; older messages load a page at a time.
 //!
 //! Skips when tmux or Chromium is missing, unless `CI` is set: there it fails. Set
 //! `CAFLEET_CHROMIUM` to use a browser other than `chromium` on PATH.
@@ -199,18 +199,8 @@ impl Browser {
     }
 }
 
-const DESCRIBE: &str = "JSON.stringify({hash: location.hash, error: document.getElementById('error').textContent, \
-     agents: document.querySelector('#agents tbody').innerText, \
-     timeline: document.getElementById('timeline').innerText, \
-     status: document.getElementById('send-status').textContent})";
-
-#[test]
-fn page_lists_agents_shows_cli_messages_live_and_sends_to_panes() {
-    let Some(h) = Harness::start() else { return };
-    let Some(program) = chromium() else { return };
-    let file = h.write("fleet.toml", FLEET);
-    h.ok(&["up", &file, "--wait", "--timeout", "30s"]);
-
+/// Starts `cafleet web` on a free port; the URL it prints carries the session token.
+fn serve(h: &Harness) -> (Reap, String) {
     let mut web = Reap(
         h.cmd()
             .args(["web", "--port", "0"])
@@ -228,6 +218,22 @@ fn page_lists_agents_shows_cli_messages_live_and_sends_to_panes() {
         .strip_prefix("serving the web UI at ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
+    (web, url)
+}
+
+const DESCRIBE: &str = "JSON.stringify({hash: location.hash, error: document.getElementById('error').textContent, \
+     agents: document.querySelector('#agents tbody').innerText, \
+     timeline: document.getElementById('timeline').innerText, \
+     status: document.getElementById('send-status').textContent})";
+
+#[test]
+fn page_lists_agents_shows_cli_messages_live_and_sends_to_panes() {
+    let Some(h) = Harness::start() else { return };
+    let Some(program) = chromium() else { return };
+    let file = h.write("fleet.toml", FLEET);
+    h.ok(&["up", &file, "--wait", "--timeout", "30s"]);
+
+    let (web, url) = serve(&h);
 
     let mut browser = Browser::launch(&program, &format!("{url}#/fleet/demo"));
 
@@ -342,6 +348,84 @@ fn page_lists_agents_shows_cli_messages_live_and_sends_to_panes() {
         "location.hash === '#/fleet/demo/pane/beta' && document.getElementById('pane-text').textContent.includes('cafleet fake agent')",
         Duration::from_secs(10),
         "JSON.stringify({hash: location.hash, text: document.getElementById('pane-text').textContent, status: document.getElementById('pane-status').textContent})",
+    );
+    drop(web);
+}
+
+#[test]
+fn older_messages_load_page_by_page_and_stay_through_live_updates() {
+    let Some(h) = Harness::start() else { return };
+    let Some(program) = chromium() else { return };
+    let file = h.write("fleet.toml", FLEET);
+    h.ok(&["up", &file, "--wait", "--timeout", "30s"]);
+    // Replies to the operator: stored and listed, never typed into a pane.
+    for n in 1..=130 {
+        h.ok(&[
+            "message",
+            "send",
+            "--as",
+            "alpha",
+            "--to",
+            "operator",
+            &format!("reply-{n}"),
+        ]);
+    }
+    let (web, url) = serve(&h);
+    let mut browser = Browser::launch(&program, &format!("{url}#/fleet/demo"));
+    let describe = "JSON.stringify({error: document.getElementById('error').textContent, \
+         shown: document.querySelectorAll('#timeline li').length, \
+         older: !document.getElementById('older').hidden})";
+
+    // The newest page only, newest first, with a way to older ones.
+    browser.wait_for(
+        "document.querySelectorAll('#timeline li').length === 100 && !document.getElementById('older').hidden",
+        Duration::from_secs(20),
+        describe,
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('#timeline li .body').textContent"),
+        Value::from("reply-130")
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('#timeline li:last-child .body').textContent"),
+        Value::from("reply-31")
+    );
+
+    // One press brings the rest; nothing older is left, so the button goes.
+    browser.eval("document.getElementById('older').click(); true");
+    browser.wait_for(
+        "document.querySelectorAll('#timeline li').length === 130 && document.getElementById('older').hidden",
+        Duration::from_secs(10),
+        describe,
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('#timeline li:last-child .body').textContent"),
+        Value::from("reply-1")
+    );
+
+    // A live update keeps the older page on screen.
+    browser.wait_for(
+        "document.getElementById('live').textContent === 'live'",
+        Duration::from_secs(10),
+        describe,
+    );
+    h.ok(&[
+        "message",
+        "send",
+        "--as",
+        "beta",
+        "--to",
+        "operator",
+        "reply-131",
+    ]);
+    browser.wait_for(
+        "document.querySelectorAll('#timeline li').length === 131 && document.querySelector('#timeline li .body').textContent === 'reply-131'",
+        Duration::from_secs(10),
+        describe,
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('#timeline li:last-child .body').textContent"),
+        Value::from("reply-1")
     );
     drop(web);
 }

@@ -199,16 +199,43 @@ function messageItem(entry) {
   return item;
 }
 
-// The newest page of the timeline only: the server caps a page at 200 previews.
+// The timeline shows the newest page of messages, and one more older page each time
+// "Older messages" is pressed; a live refresh reloads as many pages as are shown, so the
+// older ones stay. The server caps a page at 200 previews.
 const TIMELINE_PAGE = 100;
+const timeline = { fleet: null, member: null, pages: 1 };
 
 async function loadTimeline() {
   const member = $("thread").value;
-  const query = member ? `?limit=${TIMELINE_PAGE}&member=${enc(member)}` : `?limit=${TIMELINE_PAGE}`;
-  const messages = await api(`/api/fleets/${enc(current.fleet)}/messages${query}`);
+  if (member !== timeline.member || current.fleet !== timeline.fleet) {
+    Object.assign(timeline, { fleet: current.fleet, member, pages: 1 });
+  }
+  const filter = member ? `&member=${enc(member)}` : "";
+  let messages = [];
+  let before = null;
+  let more = false;
+  for (let page = 0; page < timeline.pages; page++) {
+    const batch = await api(`/api/fleets/${enc(current.fleet)}/messages?limit=${TIMELINE_PAGE}${filter}` +
+      (before === null ? "" : `&before=${before}`));
+    messages = batch.concat(messages);
+    more = batch.length >= TIMELINE_PAGE;
+    if (!more) break;
+    before = batch[0].id;
+  }
   const items = groupMessages(messages).reverse().map(messageItem);
   $("timeline").replaceChildren(...items);
   $("no-messages").hidden = items.length > 0;
+  $("older").hidden = !more;
+}
+
+async function loadOlder() {
+  timeline.pages += 1;
+  try {
+    await loadTimeline();
+    showError(null);
+  } catch (err) {
+    showError(err);
+  }
 }
 
 // The replies to `operator`, newest first; the unread ones are marked until "Mark read".
@@ -334,6 +361,7 @@ window.addEventListener("hashchange", render);
 document.addEventListener("DOMContentLoaded", () => {
   $("send").addEventListener("submit", send);
   $("operator-read").addEventListener("click", markOperatorRead);
+  $("older").addEventListener("click", loadOlder);
   $("thread").addEventListener("change", () => loadTimeline().catch(showError));
   $("pane-refresh").addEventListener("click", loadPane);
   connectLive();
