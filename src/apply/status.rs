@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::{FleetPanes, TAG_FLEET, TAG_HASH, TAG_MEMBER, TAGS, tmux_for};
+use super::{FleetPanes, Servers, TAG_FLEET, TAG_HASH, TAG_MEMBER, TAGS, tmux_for};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::registry::agents::AgentRow;
@@ -58,6 +58,9 @@ pub struct FleetView {
 /// The state shown for an agent whose pane could not be looked at.
 pub const UNKNOWN: &str = "unknown";
 
+/// The state of an agent whose host ssh cannot reach (not `dead`: it may well run there).
+pub const UNREACHABLE: &str = "unreachable";
+
 /// The state of every agent of `fleet` that has not been removed, oldest first.
 /// `tmux_socket` overrides the socket the fleet recorded (`--tmux-socket`).
 pub fn fleet_status(
@@ -89,11 +92,17 @@ pub fn fleet_view(
         _ => None,
     };
     let tmux = tmux_for(tmux_socket, &fleet.socket);
+    let agents = registry.agents(fleet.id)?;
+    let servers = Servers::of_agents(
+        tmux.clone(),
+        agents.iter().filter(|a| a.status != "removed"),
+    )?;
     // A server that does not answer (stopped, wedged) is not an error of the view: the
-    // panes are unknown, said once as a warning and as each agent's reason.
+    // panes are unknown, said once as a warning and as each agent's reason. A host ssh
+    // cannot reach makes its agents `unreachable` (see `FleetPanes::list`).
     let mut tmux_warning = None;
     let panes = if fleet.status == "up" {
-        match FleetPanes::list(&tmux, &fleet.name) {
+        match FleetPanes::list(&servers, &fleet.name) {
             Ok(panes) => panes,
             Err(err) if tmux.hung() => {
                 tmux_warning = Some(err.message);
@@ -105,12 +114,11 @@ pub fn fleet_view(
         FleetPanes::none()
     };
     let unread = registry.unread_counts(fleet.id)?;
-    let agents = registry.agents(fleet.id)?;
     // Agents no monitor has looked at since they started: one batched capture for all.
     let screens = if tmux_warning.is_some() {
         Default::default()
     } else {
-        panes.screens(&tmux, agents.iter().filter(|a| a.status == "starting"))?
+        panes.screens(&servers, agents.iter().filter(|a| a.status == "starting"))?
     };
     let mut rows = Vec::new();
     for agent in agents {
@@ -124,6 +132,12 @@ pub fn fleet_view(
             _ if agent.status == "stopped" || agent.status == "crash-loop" => {
                 (agent.status.clone(), agent.status_reason.clone(), recorded)
             }
+            // Its host does not answer: nothing is known of its pane, which may well run.
+            _ if panes.unreachable(&agent).is_some() => (
+                UNREACHABLE.to_string(),
+                panes.unreachable(&agent).map(str::to_string),
+                "pane".to_string(),
+            ),
             None if tmux_warning.is_some() => (
                 UNKNOWN.to_string(),
                 tmux_warning.clone(),
@@ -143,8 +157,8 @@ pub fn fleet_view(
                 ("dead".to_string(), Some(how), "pane".to_string())
             }
             // No monitor has looked at it since it started: look once.
-            Some(p) if agent.status == "starting" => (
-                live_state(screens.get(&p.id), &agent.backend),
+            Some(_) if agent.status == "starting" => (
+                live_state(screens.get(&agent.name), &agent.backend),
                 None,
                 "screen".to_string(),
             ),
@@ -275,7 +289,7 @@ pub fn pane_text(
         Error::failure(format!("`{}` has no live pane", agent.name))
             .hint("bring it back with `cafleet up`")
     };
-    let tmux = tmux_for(tmux_socket, &fleet.socket);
+    let tmux = Servers::new(tmux_for(tmux_socket, &fleet.socket)).for_agent(agent)?;
     let pane_id: crate::tmux::PaneId = agent
         .pane_id
         .as_deref()

@@ -159,7 +159,16 @@ pub(crate) fn run_fleet(
     if !args.force {
         check_same_file(&registry, &fleet, args.dry_run)?;
     }
-    let observed = apply::observe(&registry, &tmux, &fleet.name)?;
+    // This machine's server and every host the fleet's agents run on, as recorded and as
+    // the file now declares.
+    let mut servers = match registry.fleet_by_name(&fleet.name)? {
+        Some(row) => apply::Servers::of_agents(tmux.clone(), &registry.agents(row.id)?)?,
+        None => apply::Servers::new(tmux.clone()),
+    };
+    for agent in &fleet.agents {
+        servers.add(&agent.spec)?;
+    }
+    let observed = apply::observe(&registry, &servers, &fleet.name)?;
     let options = plan::Options {
         no_recreate: args.no_recreate,
         force_recreate: args.force_recreate,
@@ -205,7 +214,7 @@ pub(crate) fn run_fleet(
         let mut out: Vec<u8> = Vec::new();
         let report = apply::run(
             &mut registry,
-            &tmux,
+            &servers,
             &fleet,
             &socket,
             &db_path,
@@ -229,7 +238,7 @@ pub(crate) fn run_fleet(
         apply::Report::default()
     };
     let laggards = if args.wait {
-        wait(&mut registry, &tmux, &fleet.name, &plan, args.timeout)?
+        wait(&mut registry, &servers, &fleet.name, &plan, args.timeout)?
     } else {
         Vec::new()
     };
@@ -363,8 +372,8 @@ fn check_programs(fleet: &crate::manifest::Fleet, plan: &Plan) -> Result<()> {
         let Some(agent) = fleet.agent(&step.name) else {
             continue;
         };
-        // The fake is this very binary.
-        if agent.spec.backend == crate::manifest::BackendName::Fake {
+        // The fake is this very binary; on another host `doctor` checks its programs.
+        if agent.spec.backend == crate::manifest::BackendName::Fake || agent.spec.host.is_some() {
             continue;
         }
         let Some(program) = agent.spec.argv.first() else {
@@ -472,7 +481,7 @@ fn announce_queued(
 
 fn wait(
     registry: &mut crate::registry::Registry,
-    tmux: &crate::tmux::Tmux,
+    servers: &apply::Servers,
     fleet: &str,
     plan: &Plan,
     timeout: Duration,
@@ -489,6 +498,14 @@ fn wait(
         if !declared.contains(&agent.name.as_str()) {
             continue;
         }
+        let host = apply::host_of(&agent);
+        // Left alone on a host that does not answer: `up` said so already.
+        if host
+            .as_ref()
+            .is_some_and(|h| plan.unreachable.contains_key(h))
+        {
+            continue;
+        }
         let backend = agent.backend.parse().map_err(Error::failure)?;
         let has_prompt = agent.spec().is_some_and(|s| !s.prompt.is_empty());
         agents.push((
@@ -496,9 +513,10 @@ fn wait(
             agent.pane_id.clone().unwrap_or_default(),
             backend,
             has_prompt,
+            host,
         ));
     }
-    let laggards = apply::wait_ready(tmux, &agents, timeout)?;
+    let laggards = apply::wait_ready(servers, &agents, timeout)?;
     for agent in registry.agents(row.id)? {
         let ready = declared.contains(&agent.name.as_str())
             && !laggards.iter().any(|(name, _)| *name == agent.name);

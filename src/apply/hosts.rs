@@ -1,0 +1,114 @@
+//! Which tmux server each agent's pane is on. A fleet lives on one tmux server on this
+//! machine, plus the same server (same socket name) on every host its members name with
+//! `host`; [`Servers`] holds a handle on each. An agent's host is kept in its stored
+//! launch spec (`spec_json`), so every later command — `ps`, `down`, delivery, the
+//! monitor — finds the agent's pane where `up` started it, without a registry column.
+
+use std::collections::BTreeMap;
+
+use crate::error::Result;
+use crate::manifest::LaunchSpec;
+use crate::registry::agents::AgentRow;
+use crate::tmux::{Remote, Tmux};
+
+/// The fleet's tmux servers: this machine's and one per other host.
+#[derive(Debug, Clone)]
+pub struct Servers {
+    local: Tmux,
+    remote: BTreeMap<String, Tmux>,
+}
+
+impl Servers {
+    /// Only this machine's server.
+    pub fn new(local: Tmux) -> Servers {
+        Servers {
+            local,
+            remote: BTreeMap::new(),
+        }
+    }
+
+    /// This machine's server and the hosts of `agents` (from their stored specs).
+    pub fn of_agents<'a>(
+        local: Tmux,
+        agents: impl IntoIterator<Item = &'a AgentRow>,
+    ) -> Result<Servers> {
+        let mut servers = Servers::new(local);
+        for agent in agents {
+            if let Some(spec) = agent.spec() {
+                servers.add(&spec)?;
+            }
+        }
+        Ok(servers)
+    }
+
+    /// Adds the host `spec` runs on, if it is another host and not known yet.
+    pub fn add(&mut self, spec: &LaunchSpec) -> Result<()> {
+        if let Some(host) = &spec.host
+            && !self.remote.contains_key(host)
+        {
+            let remote = Remote::new(host, spec.ssh_command.as_deref())?;
+            self.remote.insert(host.clone(), self.local.on_host(remote));
+        }
+        Ok(())
+    }
+
+    pub fn local(&self) -> &Tmux {
+        &self.local
+    }
+
+    /// The server on `host` (`None`: this machine). A host not added yet is reached with
+    /// the default ssh command.
+    pub fn on(&self, host: Option<&str>) -> Result<Tmux> {
+        match host {
+            None => Ok(self.local.clone()),
+            Some(host) => match self.remote.get(host) {
+                Some(tmux) => Ok(tmux.clone()),
+                None => Ok(self.local.on_host(Remote::new(host, None)?)),
+            },
+        }
+    }
+
+    /// The server `spec`'s agent runs on.
+    pub fn for_spec(&self, spec: &LaunchSpec) -> Result<Tmux> {
+        match &spec.host {
+            None => Ok(self.local.clone()),
+            Some(host) => match self.remote.get(host) {
+                Some(tmux) => Ok(tmux.clone()),
+                None => Ok(self
+                    .local
+                    .on_host(Remote::new(host, spec.ssh_command.as_deref())?)),
+            },
+        }
+    }
+
+    /// The server `agent`'s pane is on.
+    pub fn for_agent(&self, agent: &AgentRow) -> Result<Tmux> {
+        match agent.spec() {
+            Some(spec) => self.for_spec(&spec),
+            None => Ok(self.local.clone()),
+        }
+    }
+
+    /// Every server: this machine's first (`None`), then each host's.
+    pub fn all(&self) -> impl Iterator<Item = (Option<&str>, &Tmux)> {
+        std::iter::once((None, &self.local))
+            .chain(self.remote.iter().map(|(h, t)| (Some(h.as_str()), t)))
+    }
+
+    /// The other hosts, by name.
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.remote.keys().map(String::as_str)
+    }
+
+    /// Ends the shared ssh connections (tests, and commands that are done with them).
+    pub fn close(&self) {
+        for tmux in self.remote.values() {
+            tmux.close_connection();
+        }
+    }
+}
+
+/// The host `agent` runs on, from its stored launch spec (`None`: this machine).
+pub fn host_of(agent: &AgentRow) -> Option<String> {
+    agent.spec().and_then(|spec| spec.host)
+}
