@@ -264,9 +264,7 @@ pub(crate) fn run_fleet(
             &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards.iter().map(|(name, reason)| serde_json::json!({"name": name, "reason": reason})).collect::<Vec<_>>() }),
         )?;
     }
-    let outcome = if laggards.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
+    let outcome = if !laggards.is_empty() {
         Err(Error::timeout(format!(
             "not ready after {}: {}",
             crate::manifest::duration::format(args.timeout),
@@ -280,6 +278,20 @@ pub(crate) fn run_fleet(
             "look at their screens with `cafleet logs NAME`, or wait longer with --timeout"
                 .to_string(),
         ))
+    } else if !report.skipped.is_empty() {
+        let hosts: Vec<&String> = plan.unreachable.keys().collect();
+        Err(Error::failure(format!(
+            "skipped {}: {} unreachable over ssh",
+            report.skipped.join(", "),
+            hosts
+                .iter()
+                .map(|h| format!("host {h}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .hint("the rest of the fleet is up; run `cafleet up` again once the host answers"))
+    } else {
+        Ok(ExitCode::SUCCESS)
     };
     // Run from a pane this `up` replaced or removed: everything is done and recorded, so
     // say how it went and end that pane last (this process ends with it).

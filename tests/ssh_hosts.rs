@@ -1,0 +1,262 @@
+//! Members on another host over ssh, end to end with no second machine: a private sshd
+//! on 127.0.0.1 (see `common::ssh`) stands for host `remote1`, with a second tmux server
+//! behind it; the registry is one file both "hosts" see. `up`, `plan`, `ps`, `logs`,
+//! messages both ways, then the host goes away in the middle (sshd killed by pid, the
+//! shared connection ended) and comes back; `up` and `down` with the host away.
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use cafleet::tmux::testing::wait_until;
+use common::Harness;
+use common::ssh::{HOST, SshHost};
+use serde_json::Value;
+
+const FLEET: &str = r#"version = 1
+[fleet]
+name = "spread"
+[defaults]
+backend = "fake"
+[director]
+fake = { ack = true }
+[[member]]
+name = "near"
+fake = { ack = true }
+[[member]]
+name = "far"
+host = "remote1"
+fake = { reply = "pong {n} from far", ack = true }
+"#;
+
+struct Setup {
+    h: Harness,
+    ssh: SshHost,
+    file: String,
+}
+
+impl Setup {
+    fn start() -> Option<Setup> {
+        let h = Harness::start()?;
+        let ssh = SshHost::start()?;
+        let file = h.write("spread/fleet.toml", FLEET);
+        Some(Setup { h, ssh, file })
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = self.h.cmd();
+        for (key, value) in self.ssh.env() {
+            cmd.env(key, value);
+        }
+        cmd.args(args).output().expect("run cafleet")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "cafleet {args:?} failed:\n{}",
+            common::transcript(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn ps(&self) -> Vec<Value> {
+        let out = self.ok(&["ps", "--fleet", "spread", "--json"]);
+        let value: Value = serde_json::from_str(&out).expect("ps --json");
+        value
+            .get("agents")
+            .and_then(Value::as_array)
+            .or_else(|| value.as_array())
+            .cloned()
+            .unwrap_or_else(|| panic!("unexpected ps --json: {out}"))
+    }
+
+    fn state(&self, member: &str) -> String {
+        self.ps()
+            .into_iter()
+            .find(|a| a["name"] == member)
+            .and_then(|a| a["state"].as_str().map(String::from))
+            .unwrap_or_default()
+    }
+
+    /// (sender, recipient, state) of every message of the fleet, oldest first.
+    fn messages(&self) -> Vec<(String, String, String, String)> {
+        let conn = self.h.registry();
+        let mut stmt = conn
+            .prepare(
+                "SELECT m.sender, m.recipient, m.state, CAST(m.body AS TEXT) FROM messages m \
+                 JOIN fleets f ON f.id = m.fleet_id WHERE f.name = 'spread' ORDER BY m.id",
+            )
+            .expect("query");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("rows")
+            .map(|r| r.expect("row"))
+            .collect()
+    }
+
+    fn remote_panes(&self) -> Vec<String> {
+        self.ssh
+            .tmux("s")
+            .list_panes(&["@cafleet_fleet", "@cafleet_member"])
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.option("@cafleet_fleet") == Some("spread"))
+            .filter_map(|p| p.option("@cafleet_member").map(String::from))
+            .collect()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away() {
+    let Some(mut s) = Setup::start() else { return };
+
+    // up: the remote member's pane is on the other host's tmux server, tagged the same.
+    let out = s.ok(&["up", &s.file, "--wait", "--timeout", "60s"]);
+    assert!(
+        out.contains("+ create far (member) on remote1: new"),
+        "{out}"
+    );
+    assert!(out.contains(" on remote1\n"), "{out}");
+    assert_eq!(s.remote_panes(), ["far"]);
+    let local: Vec<String> = s.h.tagged("spread").into_iter().map(|t| t.1).collect();
+    assert_eq!(local, ["director", "near"]);
+    // The same file again: nothing to do, on either host.
+    let plan = s.run(&["plan", &s.file]);
+    assert_eq!(plan.status.code(), Some(0), "{}", common::transcript(&plan));
+    assert!(
+        stdout(&plan).contains("= keep far (member) on remote1"),
+        "{}",
+        stdout(&plan)
+    );
+
+    // ps and logs reach it; its pid is the other host's and is never looked up here.
+    assert!(
+        wait_until(Duration::from_secs(20), || s.state("far") == "idle"),
+        "{:?}",
+        s.ps()
+    );
+    let logs = s.ok(&["logs", "far", "--fleet", "spread"]);
+    assert!(!logs.trim().is_empty(), "empty screen of far");
+
+    // A message to it is announced in its pane; it reads it there (with the cafleet on
+    // that host's PATH) and its reply comes back to the Director through the courier.
+    s.ok(&[
+        "message", "send", "--fleet", "spread", "--as", "director", "--to", "far", "ping one",
+    ]);
+    let replied = wait_until(Duration::from_secs(30), || {
+        s.messages().iter().any(|(from, to, state, body)| {
+            from == "far" && to == "director" && body.contains("pong 1") && state != "queued"
+        })
+    });
+    assert!(replied, "{:?}", s.messages());
+    assert!(
+        s.messages()
+            .iter()
+            .any(|(from, to, state, _)| from == "director" && to == "far" && state != "queued"),
+        "{:?}",
+        s.messages()
+    );
+
+    // The host goes away: far is `unreachable`, never `dead`, and a message waits.
+    s.ssh.stop();
+    assert!(!s.ssh.answers());
+    assert!(
+        wait_until(Duration::from_secs(20), || s.state("far") == "unreachable"),
+        "{:?}",
+        s.ps()
+    );
+    assert_eq!(s.state("near"), "idle");
+    s.ok(&[
+        "message", "send", "--fleet", "spread", "--as", "director", "--to", "far", "ping two",
+    ]);
+    std::thread::sleep(Duration::from_millis(1500)); // lets the courier try at least once
+    let waiting = s.messages();
+    assert!(
+        waiting
+            .iter()
+            .any(|(_, to, state, body)| to == "far" && body == "ping two" && state == "queued"),
+        "{waiting:?}"
+    );
+
+    // up with the host away: the rest of the fleet is reconciled, far2 is skipped and said.
+    std::fs::write(
+        &s.file,
+        format!(
+            "{FLEET}[[member]]\nname = \"near2\"\n[[member]]\nname = \"far2\"\nhost = \"remote1\"\n"
+        ),
+    )
+    .expect("write");
+    let up = s.run(&["up", &s.file]);
+    assert_eq!(up.status.code(), Some(1), "{}", common::transcript(&up));
+    assert!(
+        stdout(&up).contains("skipped far2: host remote1 is unreachable"),
+        "{}",
+        stdout(&up)
+    );
+    assert!(
+        stdout(&up).contains("! host remote1 is unreachable (skipped: far2)"),
+        "{}",
+        stdout(&up)
+    );
+    assert!(
+        stdout(&up).contains("created near2 in %"),
+        "{}",
+        stdout(&up)
+    );
+    assert!(stderr(&up).contains("skipped far2"), "{}", stderr(&up));
+
+    // The host is back: the waiting message is announced by the courier's next try.
+    s.ssh.restart();
+    let announced = wait_until(Duration::from_secs(60), || {
+        s.messages()
+            .iter()
+            .any(|(_, to, state, body)| to == "far" && body == "ping two" && state != "queued")
+    });
+    assert!(announced, "{:?}", s.messages());
+    assert_ne!(s.state("far"), "unreachable");
+    let out = s.ok(&["up", &s.file]);
+    assert!(
+        out.contains("created far2 in %") && out.contains(" on remote1"),
+        "{out}"
+    );
+    let mut remote = s.remote_panes();
+    remote.sort();
+    assert_eq!(remote, ["far", "far2"]);
+
+    // down with the host away says what it could not reach and leaves those rows.
+    s.ssh.stop();
+    let down = s.run(&["down", &s.file]);
+    assert_eq!(down.status.code(), Some(1), "{}", common::transcript(&down));
+    assert!(
+        stdout(&down).contains("could not reach host remote1; left as they were: far, far2"),
+        "{}",
+        stdout(&down)
+    );
+    assert!(
+        stderr(&down).contains("could not reach remote1 (far, far2)"),
+        "{}",
+        stderr(&down)
+    );
+    assert!(
+        s.h.tagged("spread").is_empty(),
+        "local panes stay after down"
+    );
+    assert_eq!(s.state("far"), "unreachable");
+    // Back again: the next down reaches it and nothing of the fleet is left anywhere.
+    s.ssh.restart();
+    let out = s.ok(&["down", &s.file]);
+    assert!(out.contains("on remote1)"), "{out}");
+    assert!(s.remote_panes().is_empty(), "{:?}", s.remote_panes());
+    assert_eq!(s.state("far"), "stopped");
+    let _ = HOST;
+}
