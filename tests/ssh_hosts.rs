@@ -96,6 +96,24 @@ impl Setup {
             .collect()
     }
 
+    /// `doctor FILE --json`: each check's status, by name.
+    fn doctor(&self) -> std::collections::BTreeMap<String, String> {
+        let out = self.run(&["doctor", &self.file, "--json"]);
+        let value: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("doctor --json: {}", common::transcript(&out)));
+        value["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or_default().to_string(),
+                    c["status"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
     fn remote_panes(&self) -> Vec<String> {
         self.ssh
             .tmux("s")
@@ -119,6 +137,21 @@ fn stderr(out: &Output) -> String {
 #[test]
 fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away() {
     let Some(mut s) = Setup::start() else { return };
+
+    // doctor checks the host the file places a member on, through the same ssh.
+    let checks = s.doctor();
+    for name in [
+        "host.remote1",
+        "host.remote1.tmux",
+        "host.remote1.cafleet",
+        "host.remote1.database",
+    ] {
+        assert_eq!(
+            checks.get(name).map(String::as_str),
+            Some("ok"),
+            "{name}: {checks:?}"
+        );
+    }
 
     // up: the remote member's pane is on the other host's tmux server, tagged the same.
     let out = s.ok(&["up", &s.file, "--wait", "--timeout", "60s"]);
@@ -176,6 +209,10 @@ fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away(
         s.ps()
     );
     assert_eq!(s.state("near"), "idle");
+    assert_eq!(
+        s.doctor().get("host.remote1").map(String::as_str),
+        Some("fail")
+    );
     s.ok(&[
         "message", "send", "--fleet", "spread", "--as", "director", "--to", "far", "ping two",
     ]);

@@ -169,6 +169,49 @@ impl Remote {
         Ok((self.ssh[0].clone(), args))
     }
 
+    /// Runs `argv` on the host (for `doctor`), at most `timeout`: its output, or
+    /// [`Error::unreachable`] when ssh could not reach the host or it did not answer.
+    pub fn output(&self, argv: &[String], timeout: Duration) -> Result<std::process::Output> {
+        let (program, args) = self.command(argv)?;
+        let child = std::process::Command::new(&program)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|err| {
+                Error::failure(format!("cannot run `{program}`: {err}"))
+                    .hint("install the OpenSSH client, or set CAFLEET_SSH_COMMAND")
+            })?;
+        let pid = child.id();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(child.wait_with_output());
+        });
+        let output = match receiver.recv_timeout(timeout) {
+            Ok(output) => {
+                output.map_err(|err| Error::failure(format!("failed to wait for ssh: {err}")))?
+            }
+            Err(_) => {
+                if let Ok(pid) = i32::try_from(pid) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                return Err(Error::unreachable(format!(
+                    "host `{}` did not answer over ssh within {:.1} s",
+                    self.host,
+                    timeout.as_secs_f64()
+                )));
+            }
+        };
+        if output.status.code() == Some(255) {
+            return Err(self.unreachable(&String::from_utf8_lossy(&output.stderr)));
+        }
+        Ok(output)
+    }
+
     /// `ssh -O exit`: ends this host's shared connection, if one is open.
     pub fn close(&self) {
         let mut control = OsString::from("ControlPath=");
