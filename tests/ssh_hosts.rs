@@ -297,3 +297,53 @@ fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away(
     assert_eq!(s.state("far"), "stopped");
     let _ = HOST;
 }
+
+/// Text and paths that a shell would run travel to the other host as data: a working
+/// folder and a message full of shell syntax reach the remote pane literally, and
+/// nothing in them is ever run there.
+#[test]
+fn shell_syntax_in_paths_and_messages_is_never_run_on_the_other_host() {
+    let Some(s) = Setup::start() else { return };
+    let trap = s.h.home.path().join("trap");
+    std::fs::create_dir_all(&trap).expect("trap dir");
+    let t = trap.display();
+    let odd = format!("odd dir $(touch {t}/cwd1); touch {t}/cwd2 `touch {t}/cwd3` 'q' \"d\" \\ x;");
+    std::fs::create_dir_all(s.h.home.path().join("spread").join(&odd)).expect("odd dir");
+    let file = s.h.write(
+        "spread/fleet.toml",
+        &format!(
+            "version = 1\n[fleet]\nname = \"spread\"\n[defaults]\nbackend = \"fake\"\n[director]\n\
+             [[member]]\nname = \"far\"\nhost = \"remote1\"\ncwd = {odd:?}\nfake = {{ ack = true }}\n\
+             env = {{ NOTE = \"$(touch {t}/env1)\" }}\n"
+        ),
+    );
+    s.ok(&["up", &file, "--wait", "--timeout", "60s"]);
+    let pane = s
+        .ssh
+        .tmux("s")
+        .list_panes(&["@cafleet_member"])
+        .expect("remote panes")
+        .into_iter()
+        .find(|p| p.option("@cafleet_member") == Some("far"))
+        .expect("far's pane on the remote server");
+    assert!(pane.current_path.ends_with(&odd), "{}", pane.current_path);
+    let body =
+        format!("hi $(touch {t}/msg1); touch {t}/msg2 `touch {t}/msg3` | x && y 'q' \"d\" \\;");
+    s.ok(&[
+        "message", "send", "--fleet", "spread", "--as", "director", "--to", "far", &body,
+    ]);
+    let taken = wait_until(Duration::from_secs(30), || {
+        s.messages()
+            .iter()
+            .any(|(_, to, state, text)| to == "far" && *text == body && state != "queued")
+    });
+    assert!(taken, "{:?}", s.messages());
+    let screen = s.ok(&["logs", "far", "--fleet", "spread"]);
+    assert!(screen.contains("$(touch"), "{screen}");
+    let ran: Vec<_> = std::fs::read_dir(&trap)
+        .expect("trap")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(ran.is_empty(), "shell syntax was run: {ran:?}");
+    s.ok(&["down", &file]);
+}
