@@ -114,6 +114,19 @@ impl Setup {
             .collect()
     }
 
+    /// The state the registry records for `member` (what the monitor wrote).
+    fn recorded(&self, member: &str) -> String {
+        self.h
+            .registry()
+            .query_row(
+                "SELECT a.status FROM agents a JOIN fleets f ON f.id = a.fleet_id \
+                 WHERE f.name = 'spread' AND a.name = ?1",
+                [member],
+                |r| r.get(0),
+            )
+            .expect("agent row")
+    }
+
     fn remote_panes(&self) -> Vec<String> {
         self.ssh
             .tmux("s")
@@ -178,8 +191,20 @@ fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away(
         "{:?}",
         s.ps()
     );
+    let far = s
+        .ps()
+        .into_iter()
+        .find(|a| a["name"] == "far")
+        .expect("far");
+    assert_eq!(far["host"], "remote1", "{far}");
+    let table = s.ok(&["ps", "--fleet", "spread"]);
+    assert!(table.contains(" on remote1"), "{table}");
     let logs = s.ok(&["logs", "far", "--fleet", "spread"]);
     assert!(!logs.trim().is_empty(), "empty screen of far");
+
+    // The monitor looks at it on its host like at any other pane.
+    s.ok(&["monitor", "start", "--fleet", "spread", "--once"]);
+    assert_eq!(s.recorded("far"), "idle");
 
     // A message to it is announced in its pane; it reads it there (with the cafleet on
     // that host's PATH) and its reply comes back to the Director through the courier.
@@ -213,6 +238,10 @@ fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away(
         s.doctor().get("host.remote1").map(String::as_str),
         Some("fail")
     );
+    // The monitor records it `unreachable` (no restart, no nudge), the rest as they are.
+    s.ok(&["monitor", "start", "--fleet", "spread", "--once"]);
+    assert_eq!(s.recorded("far"), "unreachable");
+    assert_eq!(s.recorded("near"), "idle");
     s.ok(&[
         "message", "send", "--fleet", "spread", "--as", "director", "--to", "far", "ping two",
     ]);
@@ -261,6 +290,9 @@ fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away(
     });
     assert!(announced, "{:?}", s.messages());
     assert_ne!(s.state("far"), "unreachable");
+    s.ok(&["monitor", "start", "--fleet", "spread", "--once"]);
+    assert_ne!(s.recorded("far"), "unreachable");
+    assert_ne!(s.recorded("far"), "dead");
     let out = s.ok(&["up", &s.file]);
     assert!(
         out.contains("created far2 in %") && out.contains(" on remote1"),

@@ -30,6 +30,9 @@ pub struct AgentStatus {
     pub since: String,
     pub unread: i64,
     pub pane: Option<String>,
+    /// The host the agent runs on (`host` in the fleet file); absent on this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// Its running config differs from what the fleet file now declares (`plan` would
     /// recreate or remove it); without a readable file, from what its pane was tagged with.
     pub drift: bool,
@@ -118,7 +121,7 @@ pub fn fleet_view(
     let screens = if tmux_warning.is_some() {
         Default::default()
     } else {
-        panes.screens(&servers, agents.iter().filter(|a| a.status == "starting"))?
+        panes.screens(&servers, agents.iter().filter(|a| needs_a_look(a)))?
     };
     let mut rows = Vec::new();
     for agent in agents {
@@ -156,8 +159,9 @@ pub fn fleet_view(
                 };
                 ("dead".to_string(), Some(how), "pane".to_string())
             }
-            // No monitor has looked at it since it started: look once.
-            Some(_) if agent.status == "starting" => (
+            // No monitor has looked at it since it started (or since its host was away):
+            // look once.
+            Some(_) if needs_a_look(&agent) => (
                 live_state(screens.get(&agent.name), &agent.backend),
                 None,
                 "screen".to_string(),
@@ -201,6 +205,7 @@ pub fn fleet_view(
             fleet: fleet.name.clone(),
             unread: unread.get(&agent.name).copied().unwrap_or(0),
             pane: agent.pane_id.clone(),
+            host: super::host_of(&agent),
             name: agent.name,
             role: agent.role,
             backend: agent.backend,
@@ -253,6 +258,12 @@ pub fn agent_status(
             },
             |row| (row.state, row.reason, row.signal),
         ))
+}
+
+/// Whether the recorded state says nothing about the pane now: just started, or last
+/// seen while its host could not be reached.
+fn needs_a_look(agent: &AgentRow) -> bool {
+    agent.status == "starting" || agent.status == UNREACHABLE
 }
 
 /// The state a just-started agent's screen shows, without recording it.
