@@ -151,7 +151,17 @@ fn stderr(out: &Output) -> String {
 fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away() {
     let Some(mut s) = Setup::start() else { return };
 
-    // doctor checks the host the file places a member on, through the same ssh.
+    // up: the remote member's pane is on the other host's tmux server, tagged the same.
+    let out = s.ok(&["up", &s.file, "--wait", "--timeout", "60s"]);
+    assert!(
+        out.contains("+ create far (member) on remote1: new"),
+        "{out}"
+    );
+    assert!(out.contains(" on remote1\n"), "{out}");
+    assert_eq!(s.remote_panes(), ["far"]);
+    let local: Vec<String> = s.h.tagged("spread").into_iter().map(|t| t.1).collect();
+    assert_eq!(local, ["director", "near"]);
+    // doctor (once the registry exists) checks the host the file places a member on, through the same ssh.
     let checks = s.doctor();
     for name in [
         "host.remote1",
@@ -166,16 +176,6 @@ fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away(
         );
     }
 
-    // up: the remote member's pane is on the other host's tmux server, tagged the same.
-    let out = s.ok(&["up", &s.file, "--wait", "--timeout", "60s"]);
-    assert!(
-        out.contains("+ create far (member) on remote1: new"),
-        "{out}"
-    );
-    assert!(out.contains(" on remote1\n"), "{out}");
-    assert_eq!(s.remote_panes(), ["far"]);
-    let local: Vec<String> = s.h.tagged("spread").into_iter().map(|t| t.1).collect();
-    assert_eq!(local, ["director", "near"]);
     // The same file again: nothing to do, on either host.
     let plan = s.run(&["plan", &s.file]);
     assert_eq!(plan.status.code(), Some(0), "{}", common::transcript(&plan));

@@ -21,6 +21,7 @@ pub use hosts::{Servers, host_of};
 pub use observe::{FleetPanes, fleet_panes, fleet_panes_everywhere, observe};
 pub use status::{
     AgentStatus, FleetView, UNREACHABLE, agent_status, fleet_status, fleet_view, pane_text,
+    screen_state,
 };
 
 use crate::error::{Error, Result};

@@ -146,6 +146,10 @@ pub fn fleet_view(
                 tmux_warning.clone(),
                 "pane".to_string(),
             ),
+            // Left on a host `down` could not reach: not looked at while the fleet is down.
+            None if fleet.status != "up" && agent.status == UNREACHABLE => {
+                (agent.status.clone(), agent.status_reason.clone(), recorded)
+            }
             None => (
                 "dead".to_string(),
                 Some("its pane is gone".to_string()),
@@ -267,6 +271,10 @@ fn needs_a_look(agent: &AgentRow) -> bool {
 }
 
 /// The state a just-started agent's screen shows, without recording it.
+pub fn screen_state(screen: Option<&String>, backend: &str) -> String {
+    live_state(screen, backend)
+}
+
 fn live_state(screen: Option<&String>, backend: &str) -> String {
     use crate::backend::screens::{Screen, classify};
     let Ok(backend) = backend.parse::<crate::manifest::BackendName>() else {

@@ -216,6 +216,12 @@ fn check_registry(name: &str, remote: &Remote, db: &str, timeout: Duration) -> C
             Status::Ok,
             format!("reaches the registry: {}", c["message"].as_str().unwrap_or("")),
         ),
+        // Not created yet, but it can be from there.
+        Some(c) if c["status"] == "warn" => Check::new(
+            check_name,
+            Status::Warn,
+            format!("the registry as that host sees it: {}", c["message"].as_str().unwrap_or("")),
+        ),
         Some(c) => Check::new(
             check_name,
             Status::Fail,

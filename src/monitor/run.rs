@@ -271,6 +271,24 @@ fn tick(
             )?;
         }
     }
+    let screens_text = panes.screens(&servers, &agents)?;
+    // Back from a host that did not answer: its screen says where it is now, and the
+    // tracker judges it from there.
+    for agent in agents.iter_mut().filter(|a| a.status == apply::UNREACHABLE) {
+        if panes.of(agent).is_none_or(|p| p.exited()) {
+            continue;
+        }
+        let state = apply::screen_state(screens_text.get(&agent.name), &agent.backend);
+        let reason = "its host answers again";
+        registry.set_agent_status_by(agent.id, &state, Some(reason), Signal::Screen)?;
+        registry.event(
+            Some(fleet.id),
+            Some(&agent.name),
+            "state",
+            json!({"from": apply::UNREACHABLE, "to": state, "reason": reason, "signal": "screen"}),
+        )?;
+        agent.status = state;
+    }
     // What others recorded since the last tick (a pane `up` replaced, a new member).
     for agent in &agents {
         let process = agent
@@ -280,7 +298,6 @@ fn tick(
         let by_hook = agent.status_signal == "hook";
         tracker.sync(&agent.name, State::parse(&agent.status), process, by_hook);
     }
-    let screens_text = panes.screens(&servers, &agents)?;
     let mut observations = Vec::new();
     for agent in &agents {
         let backend: BackendName = agent.backend.parse().unwrap_or(BackendName::Command);

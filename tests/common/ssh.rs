@@ -149,7 +149,15 @@ impl SshHost {
             .spawn()
             .map_err(|err| format!("cannot start sshd: {err}"))?;
         self.sshd = Some(child);
-        let answered = wait_until(Duration::from_secs(15), || self.answers());
+        // An sshd that exits at once (a missing privilege separation folder, a port
+        // taken) is not waited for.
+        let answered = wait_until(Duration::from_secs(15), || {
+            let exited = self
+                .sshd
+                .as_mut()
+                .is_none_or(|c| c.try_wait().ok().flatten().is_some());
+            exited || self.answers()
+        }) && self.answers();
         if !answered {
             let log = std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default();
             self.stop();
