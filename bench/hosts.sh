@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${BENCH_RUNS:-10}
 LIVE_RUNS=${BENCH_LIVE_RUNS:-10}
 M="python3 $ROOT/bench/lib/measure.py"
-D="python3 $ROOT/bench/lib/delivery.py"
+R="python3 $ROOT/bench/lib/read_latency.py"
 
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)
 for tool in "$SSHD" ssh ssh-keygen tmux python3; do
@@ -129,11 +129,11 @@ echo "== a send to a member on remote1 vs one here (fleet up)"
 $M --runs "$RUNS" \
     --cmd "message send --to l2 (here)::$C message send --fleet hosts --as l1 --to l2 hi" \
     --cmd "message send --to r2 (on remote1)::$C message send --fleet hosts --as l1 --to r2 hi"
-sleep 2
+sleep 5  # let the previews above drain
 echo
 echo "== delivery (registry timestamps; $LIVE_RUNS runs, one at a time)"
-$D single --db "$DB" --runs "$LIVE_RUNS" --label "send --to l2 (here): preview submitted" \
-    -- $C message send --fleet hosts --as l1 --to l2 "hi from the bench"
-$D single --db "$DB" --runs "$LIVE_RUNS" --label "send --to r2 (remote1): preview submitted" \
-    -- $C message send --fleet hosts --as l1 --to r2 "hi from the bench"
+$R --db "$DB" --runs "$LIVE_RUNS" --label "send --to l3 (here)" \
+    -- $C message send --fleet hosts --as l1 --to l3 "hi from the bench"
+$R --db "$DB" --runs "$LIVE_RUNS" --label "send --to r3 (on remote1)" \
+    -- $C message send --fleet hosts --as l1 --to r3 "hi from the bench"
 $C down "$FLEET" >/dev/null
