@@ -34,8 +34,8 @@ impl Servers {
     ) -> Result<Servers> {
         let mut servers = Servers::new(local);
         for agent in agents {
-            if let Some(spec) = agent.spec() {
-                servers.add(&spec)?;
+            if let Some((host, ssh_command)) = placement(agent) {
+                servers.add_host(&host, ssh_command.as_deref())?;
             }
         }
         Ok(servers)
@@ -43,11 +43,17 @@ impl Servers {
 
     /// Adds the host `spec` runs on, if it is another host and not known yet.
     pub fn add(&mut self, spec: &LaunchSpec) -> Result<()> {
-        if let Some(host) = &spec.host
-            && !self.remote.contains_key(host)
-        {
-            let remote = Remote::new(host, spec.ssh_command.as_deref())?;
-            self.remote.insert(host.clone(), self.local.on_host(remote));
+        match &spec.host {
+            Some(host) => self.add_host(host, spec.ssh_command.as_deref()),
+            None => Ok(()),
+        }
+    }
+
+    fn add_host(&mut self, host: &str, ssh_command: Option<&str>) -> Result<()> {
+        if !self.remote.contains_key(host) {
+            let remote = Remote::new(host, ssh_command)?;
+            self.remote
+                .insert(host.to_string(), self.local.on_host(remote));
         }
         Ok(())
     }
@@ -83,9 +89,14 @@ impl Servers {
 
     /// The server `agent`'s pane is on.
     pub fn for_agent(&self, agent: &AgentRow) -> Result<Tmux> {
-        match agent.spec() {
-            Some(spec) => self.for_spec(&spec),
+        match placement(agent) {
             None => Ok(self.local.clone()),
+            Some((host, ssh_command)) => match self.remote.get(&host) {
+                Some(tmux) => Ok(tmux.clone()),
+                None => Ok(self
+                    .local
+                    .on_host(Remote::new(&host, ssh_command.as_deref())?)),
+            },
         }
     }
 
@@ -108,7 +119,29 @@ impl Servers {
     }
 }
 
+/// Only the placement keys of a stored launch spec: reading them skips the rest (a
+/// prompt may be long) instead of building the whole spec, for every agent on every look.
+#[derive(serde::Deserialize)]
+struct Placement {
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    ssh_command: Option<String>,
+}
+
+/// The host `agent` runs on and the `ssh_command` to reach it, from its stored launch
+/// spec; `None` for this machine.
+fn placement(agent: &AgentRow) -> Option<(String, Option<String>)> {
+    let json = agent.spec_json.as_deref()?;
+    // Most fleets have no `host` at all: no parse for them.
+    if !json.contains("\"host\"") {
+        return None;
+    }
+    let placement: Placement = serde_json::from_str(json).ok()?;
+    Some((placement.host?, placement.ssh_command))
+}
+
 /// The host `agent` runs on, from its stored launch spec (`None`: this machine).
 pub fn host_of(agent: &AgentRow) -> Option<String> {
-    agent.spec().and_then(|spec| spec.host)
+    placement(agent).map(|(host, _)| host)
 }

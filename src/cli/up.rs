@@ -162,7 +162,13 @@ pub(crate) fn run_fleet(
     // This machine's server and every host the fleet's agents run on, as recorded and as
     // the file now declares.
     let mut servers = match registry.fleet_by_name(&fleet.name)? {
-        Some(row) => apply::Servers::of_agents(tmux.clone(), &registry.agents(row.id)?)?,
+        Some(row) => apply::Servers::of_agents(
+            tmux.clone(),
+            registry
+                .agents(row.id)?
+                .iter()
+                .filter(|a| a.status != "removed"),
+        )?,
         None => apply::Servers::new(tmux.clone()),
     };
     for agent in &fleet.agents {
