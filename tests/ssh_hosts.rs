@@ -379,3 +379,68 @@ fn shell_syntax_in_paths_and_messages_is_never_run_on_the_other_host() {
     assert!(ran.is_empty(), "shell syntax was run: {ran:?}");
     s.ok(&["down", &file]);
 }
+
+/// The monitor restarts a member whose process exited on its own host, there.
+#[test]
+fn the_monitor_restarts_a_remote_member_on_its_host() {
+    let Some(s) = Setup::start() else { return };
+    let file = s.h.write(
+        "spread/fleet.toml",
+        "version = 1\n[fleet]\nname = \"spread\"\n[defaults]\nbackend = \"fake\"\n[director]\n\
+         [[member]]\nname = \"far\"\nhost = \"remote1\"\nrestart = \"always\"\n\
+         fake = { exit_after = \"1s\", exit_code = 3 }\n",
+    );
+    s.ok(&["up", &file]);
+    assert!(
+        wait_until(Duration::from_secs(20), || s.state("far") == "dead"),
+        "{:?}",
+        s.ps()
+    );
+    // A running monitor (it needs two looks to call a pane dead), ended by its pid.
+    let mut cmd = s.h.cmd();
+    for (key, value) in s.ssh.env() {
+        cmd.env(key, value);
+    }
+    let mut monitor = cmd
+        .args([
+            "monitor",
+            "start",
+            "--fleet",
+            "spread",
+            "--interval",
+            "200ms",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("monitor");
+    let restarted = wait_until(Duration::from_secs(30), || {
+        s.ok(&["events", "--fleet", "spread", "--json"])
+            .contains("\"restart\"")
+    });
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    wait_until(Duration::from_secs(5), || {
+        matches!(monitor.try_wait(), Ok(Some(_)))
+    });
+    assert!(restarted, "{}", s.ok(&["events", "--fleet", "spread"]));
+    let spawns = s.ok(&["events", "--fleet", "spread", "--json"]);
+    assert!(
+        spawns.matches("\"host\": \"remote1\"").count() >= 2,
+        "the restart spawned there: {spawns}"
+    );
+    // (A new pane there: the remote server may have started afresh, so its id may be
+    // `%0` again.)
+    assert_eq!(s.remote_panes(), ["far"], "restarted on remote1, not here");
+    assert_eq!(
+        s.h.tagged("spread")
+            .into_iter()
+            .map(|t| t.1)
+            .collect::<Vec<_>>(),
+        ["director"]
+    );
+    s.ok(&["down", &file]);
+}
