@@ -316,6 +316,24 @@ mod tests {
     }
 
     #[test]
+    fn the_server_on_a_host_keeps_the_socket_name_only() {
+        use crate::tmux::{Socket, Tmux};
+        let remote = Remote {
+            host: "box".into(),
+            ssh: vec!["ssh".into()],
+            control_dir: std::env::temp_dir(),
+        };
+        let by_path = Tmux::at_path("/tmp/cafleet-x/sock").on_host(remote.clone());
+        assert_eq!(by_path.socket(), &Socket::Name("sock".into()));
+        assert_eq!(by_path.host(), Some("box"));
+        assert!(by_path.config().is_none());
+        let named = Tmux::named("team").on_host(remote.clone());
+        assert_eq!(named.socket(), &Socket::Name("team".into()));
+        assert_eq!(Tmux::default_server().on_host(remote).socket(), &Socket::Default);
+        assert!(!Tmux::named("team").is_remote());
+    }
+
+    #[test]
     fn ssh_command_is_split_like_a_shell() {
         // The environment variable is not set in unit tests' own process by cafleet.
         if std::env::var_os(SSH_COMMAND_ENV).is_some() {
