@@ -103,6 +103,13 @@ FLEET=$TMP/fleet.toml
     for i in $(seq 10); do printf '\n[[member]]\nname = "r%d"\nhost = "remote1"\n' "$i"; done
 } >"$FLEET"
 
+# The same 20 members all here, for comparison.
+FLEET_HERE=$TMP/here.toml
+{
+    printf 'version = 1\n\n[fleet]\nname = "here"\n\n[defaults]\nbackend = "fake"\n\n[director]\n'
+    for i in $(seq 20); do printf '\n[[member]]\nname = "h%d"\n' "$i"; done
+} >"$FLEET_HERE"
+
 tmux -S "$SOCK" -f /dev/null new-session -d -s keep -x 200 -y 50 'sleep 86400'
 C="$BIN --tmux-socket $SOCK --db $DB"
 RSOCK=$TMP/remote_tmux/tmux-$(id -u)/s
@@ -123,6 +130,12 @@ $M --runs "$RUNS" --after "$NO_TAGGED" --after-label "no tagged pane left on eit
     --cmd "plan (in sync)::$C plan $FLEET" \
     --cmd "ps (21 live panes, 2 hosts)::$C ps --fleet hosts" \
     --cmd "down (21 panes on 2 hosts)::$C down $FLEET"
+echo
+echo "== the same 20 members + director, all on this machine (for comparison)"
+$M --runs "$RUNS" --after "$NO_TAGGED" --after-label "no tagged pane left" \
+    --cmd "up (create 21 panes here)::$C up $FLEET_HERE" \
+    --cmd "ps (21 live panes here)::$C ps --fleet here" \
+    --cmd "down (21 panes here)::$C down $FLEET_HERE"
 echo
 $C up "$FLEET" --wait >/dev/null
 echo "== a send to a member on remote1 vs one here (fleet up)"
