@@ -58,10 +58,6 @@ impl Servers {
         Ok(())
     }
 
-    pub fn local(&self) -> &Tmux {
-        &self.local
-    }
-
     /// The server on `host` (`None`: this machine). A host not added yet is reached with
     /// the default ssh command.
     pub fn on(&self, host: Option<&str>) -> Result<Tmux> {
@@ -104,18 +100,6 @@ impl Servers {
     pub fn all(&self) -> impl Iterator<Item = (Option<&str>, &Tmux)> {
         std::iter::once((None, &self.local))
             .chain(self.remote.iter().map(|(h, t)| (Some(h.as_str()), t)))
-    }
-
-    /// The other hosts, by name.
-    pub fn hosts(&self) -> impl Iterator<Item = &str> {
-        self.remote.keys().map(String::as_str)
-    }
-
-    /// Ends the shared ssh connections (tests, and commands that are done with them).
-    pub fn close(&self) {
-        for tmux in self.remote.values() {
-            tmux.close_connection();
-        }
     }
 }
 

@@ -206,13 +206,6 @@ impl Tmux {
         self.inner.remote.is_some()
     }
 
-    /// Ends the shared ssh connection of a handle on another host (nothing otherwise).
-    pub fn close_connection(&self) {
-        if let Some(remote) = &self.inner.remote {
-            remote.close();
-        }
-    }
-
     pub fn socket(&self) -> &Socket {
         &self.inner.socket
     }

@@ -212,22 +212,6 @@ impl Remote {
         Ok(output)
     }
 
-    /// `ssh -O exit`: ends this host's shared connection, if one is open.
-    pub fn close(&self) {
-        let mut control = OsString::from("ControlPath=");
-        control.push(self.control_dir.join("%C"));
-        let _ = std::process::Command::new(&self.ssh[0])
-            .args(&self.ssh[1..])
-            .arg("-o")
-            .arg(control)
-            .args(["-O", "exit", "--"])
-            .arg(&self.host)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-
     /// The error for an ssh that exited 255: the host did not answer.
     pub fn unreachable(&self, stderr: &str) -> Error {
         let detail = stderr.lines().last().unwrap_or("").trim();
@@ -329,7 +313,10 @@ mod tests {
         assert!(by_path.config().is_none());
         let named = Tmux::named("team").on_host(remote.clone());
         assert_eq!(named.socket(), &Socket::Name("team".into()));
-        assert_eq!(Tmux::default_server().on_host(remote).socket(), &Socket::Default);
+        assert_eq!(
+            Tmux::default_server().on_host(remote).socket(),
+            &Socket::Default
+        );
         assert!(!Tmux::named("team").is_remote());
     }
 
