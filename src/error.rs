@@ -19,6 +19,9 @@ pub enum Kind {
     /// `cafleet run`: the team can no longer finish (its Director, or every member, is
     /// dead or in `crash-loop`): exit 5.
     TeamDied,
+    /// Another host could not be reached over ssh (a member with `host`): exit 1, but
+    /// callers tell it apart from a failure there (the agent is `unreachable`, not dead).
+    Unreachable,
 }
 
 impl Kind {
@@ -29,6 +32,7 @@ impl Kind {
             Kind::NotFound => 3,
             Kind::Timeout => 4,
             Kind::TeamDied => 5,
+            Kind::Unreachable => 1,
         }
     }
 }
@@ -70,6 +74,15 @@ impl Error {
 
     pub fn timeout(message: impl Into<String>) -> Self {
         Error::new(Kind::Timeout, message)
+    }
+
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Error::new(Kind::Unreachable, message)
+    }
+
+    /// Whether this is a host that ssh could not reach (see [`Kind::Unreachable`]).
+    pub fn is_unreachable(&self) -> bool {
+        self.kind == Kind::Unreachable
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {

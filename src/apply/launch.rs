@@ -38,6 +38,14 @@ pub fn pane_argv(hash: &str) -> Result<Vec<String>> {
     ])
 }
 
+/// What a pane on another host runs: the launcher of the `cafleet` on that host's PATH
+/// (this binary's path means nothing there; `doctor` checks it is the same version).
+pub fn remote_pane_argv(hash: &str) -> Vec<String> {
+    ["cafleet", "agent", "launch", "--hash", hash]
+        .map(String::from)
+        .to_vec()
+}
+
 /// The program's argv as it is exec'd, and the prompt to paste when the prompt is too
 /// long for the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +265,8 @@ mod tests {
             env: BTreeMap::new(),
             prompt: prompt.into(),
             env_from: Vec::new(),
+            host: None,
+            ssh_command: None,
         }
     }
 

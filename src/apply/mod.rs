@@ -4,6 +4,7 @@
 //! its pane is tagged before its program runs, so an `up` killed half way leaves state
 //! the next `observe` understands.
 
+mod hosts;
 pub mod launch;
 mod observe;
 pub mod process;
@@ -16,8 +17,12 @@ use std::time::{Duration, Instant};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 
-pub use observe::{FleetPanes, fleet_panes, observe};
-pub use status::{AgentStatus, FleetView, agent_status, fleet_status, fleet_view, pane_text};
+pub use hosts::{Servers, host_of};
+pub use observe::{FleetPanes, fleet_panes, fleet_panes_everywhere, observe};
+pub use status::{
+    AgentStatus, FleetView, UNREACHABLE, agent_status, fleet_status, fleet_view, pane_text,
+    screen_state,
+};
 
 use crate::error::{Error, Result};
 use crate::manifest::{Agent, Fleet, LaunchSpec, Role};
@@ -81,7 +86,8 @@ pub struct SpawnRequest<'a> {
     pub window_size: (u16, u16),
 }
 
-/// Everything a spawn touches.
+/// Everything a spawn touches. `tmux` is the server the agent starts on (its host's,
+/// for an agent with `host`).
 pub struct Env<'a> {
     pub registry: &'a mut Registry,
     pub tmux: &'a Tmux,
@@ -104,6 +110,11 @@ fn launch_env(
     env.push(("CAFLEET_FLEET".into(), fleet.into()));
     env.push(("CAFLEET_MEMBER".into(), name.into()));
     env.push(("CAFLEET_DATABASE_URL".into(), db_path.to_string()));
+    if let Some(host) = &spec.host {
+        // Tells the agent's own cafleet there that this is not the fleet's home: the
+        // courier and delivery run where `up` ran.
+        env.push((crate::broker::HOST_ENV.into(), host.clone()));
+    }
     // Passed through from the environment of `up`/`run` (or of whoever restarts the
     // agent), onto the pane only: the values are never stored.
     for name in &spec.env_from {
@@ -111,7 +122,8 @@ fn launch_env(
             env.push((name.clone(), value));
         }
     }
-    if !spec.env.contains_key("PATH") {
+    // On another host the agent runs the cafleet installed there, on that host's PATH.
+    if !spec.env.contains_key("PATH") && spec.host.is_none() {
         let path = std::env::var("PATH").unwrap_or_default();
         let path = match std::env::current_exe()
             .ok()
@@ -143,7 +155,11 @@ pub fn spawn(env: &mut Env<'_>, req: &SpawnRequest<'_>) -> Result<PaneId> {
     })?;
     // The pane runs the short launcher, never the agent's command line itself: see
     // `launch` (tmux refuses commands over ~16 KiB, and prompts are longer).
-    let mut launch = Launch::new(launch::pane_argv(req.hash)?)
+    let argv = match &req.spec.host {
+        None => launch::pane_argv(req.hash)?,
+        Some(_) => launch::remote_pane_argv(req.hash),
+    };
+    let mut launch = Launch::new(argv)
         .cwd(req.spec.cwd.as_std_path())
         .option(TAG_FLEET, fleet.name.as_str())
         .option(TAG_MEMBER, req.name)
@@ -183,7 +199,7 @@ pub fn spawn(env: &mut Env<'_>, req: &SpawnRequest<'_>) -> Result<PaneId> {
         Some(fleet.id),
         Some(req.name),
         "spawn",
-        json!({"pane": spawned.pane.to_string(), "pid": spawned.pid, "hash": req.hash, "argv0": req.spec.argv.first()}),
+        json!({"pane": spawned.pane.to_string(), "pid": spawned.pid, "hash": req.hash, "argv0": req.spec.argv.first(), "host": req.spec.host}),
     )?;
     Ok(spawned.pane)
 }
@@ -201,22 +217,24 @@ pub fn kill_pane(tmux: &Tmux, pane: &str, fleet: &str, member: &str) -> Result<b
     if found.option(TAG_FLEET) != Some(fleet) || found.option(TAG_MEMBER) != Some(member) {
         return Ok(false);
     }
+    // On another host tmux's kill (a hang-up for the pane's processes) is all there is:
+    // the pid is that host's, and nothing here may signal it.
+    let Some(pid) = found.local_pid() else {
+        tmux.kill_pane(pane_id)?;
+        return Ok(true);
+    };
+    let found_pid = Some(pid);
     // Read before the pane goes: what marks the agent's processes wherever they went.
-    let marker = found.pid.and_then(crate::apply::process::marker_of);
+    let marker = found_pid.and_then(crate::apply::process::marker_of);
     tmux.kill_pane(pane_id)?;
     // Killing the pane hangs up its terminal; whatever the agent started in its own
     // process group (codex's helpers, a dev server) is ended here, by that group, and what
     // left the group (`setsid`, a daemon) by the variables it inherited.
-    let ending = match found.pid {
-        Some(pid) => crate::apply::process::terminate(pid, KILL_GRACE)?,
-        None => crate::apply::process::Ending::NotRunning,
-    };
+    let ending = crate::apply::process::terminate(pid, KILL_GRACE)?;
     if let Some(marker) = &marker {
         crate::apply::process::terminate_marked(marker, KILL_GRACE);
     }
-    if let Some(pid) = found.pid
-        && ending.left_something()
-    {
+    if ending.left_something() {
         return Err(Error::failure(format!(
             "processes of `{member}` (process group {pid}) survived SIGKILL"
         ))
@@ -233,6 +251,9 @@ pub struct Report {
     pub created: Vec<String>,
     pub recreated: Vec<String>,
     pub removed: Vec<String>,
+    /// Agents left alone because their host could not be reached.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
     /// The old pane `up` ran in, when it was recreated or removed: for the caller to end
     /// with [`end_own_pane`] once it is done.
     #[serde(skip)]
@@ -242,7 +263,7 @@ pub struct Report {
 /// Applies `plan` for `fleet`, printing one line a change.
 pub fn run(
     registry: &mut Registry,
-    tmux: &Tmux,
+    servers: &Servers,
     fleet: &Fleet,
     socket: &str,
     db_path: &Utf8Path,
@@ -270,7 +291,19 @@ pub fn run(
     let is_caller = |pane: &str| caller.as_deref() == Some(pane);
 
     for stray in &plan.strays {
-        kill_pane(tmux, &stray.id, &fleet.name, &stray.member)?;
+        if stray
+            .host
+            .as_ref()
+            .is_some_and(|h| plan.unreachable.contains_key(h))
+        {
+            continue;
+        }
+        kill_pane(
+            &servers.on(stray.host.as_deref())?,
+            &stray.id,
+            &fleet.name,
+            &stray.member,
+        )?;
         registry.event(
             Some(fleet_id),
             Some(&stray.member),
@@ -278,13 +311,31 @@ pub fn run(
             json!({"pane": stray.id, "reason": "stray"}),
         )?;
     }
+    // Steps that would touch a host ssh cannot reach are left for the next `up`.
     for step in &plan.steps {
+        let changes = !matches!(step.action, Action::Keep { .. } | Action::Unmanaged);
+        if changes && let Some(host) = step.blocked_by(plan) {
+            let _ = writeln!(out, "skipped {}: host {host} is unreachable", step.name);
+            report.skipped.push(step.name.clone());
+        }
+    }
+    for step in &plan.steps {
+        if step.blocked_by(plan).is_some() {
+            continue;
+        }
         match &step.action {
             Action::Remove { reason } => {
                 match &step.pane {
-                    Some(pane) if is_caller(pane) => report.own_pane = pane.parse().ok(),
+                    Some(pane) if is_caller(pane) && step.pane_host.is_none() => {
+                        report.own_pane = pane.parse().ok()
+                    }
                     Some(pane) => {
-                        kill_pane(tmux, pane, &fleet.name, &step.name)?;
+                        kill_pane(
+                            &servers.on(step.pane_host.as_deref())?,
+                            pane,
+                            &fleet.name,
+                            &step.name,
+                        )?;
                     }
                     None => {}
                 }
@@ -316,16 +367,24 @@ pub fn run(
         if !recreate && !matches!(step.action, Action::Create { .. }) {
             continue;
         }
+        if step.blocked_by(plan).is_some() {
+            continue;
+        }
         let Some(agent) = fleet.agent(&step.name) else {
             continue;
         };
         if let Some(pane) = &step.pane {
             // A dead pane kept by remain-on-exit, or the old pane of a recreate; the pane
             // this runs in is replaced first and ended last.
-            if is_caller(pane) {
+            if is_caller(pane) && step.pane_host.is_none() {
                 report.own_pane = pane.parse().ok();
             } else {
-                kill_pane(tmux, pane, &fleet.name, &step.name)?;
+                kill_pane(
+                    &servers.on(step.pane_host.as_deref())?,
+                    pane,
+                    &fleet.name,
+                    &step.name,
+                )?;
             }
             registry.event(
                 Some(fleet_id),
@@ -334,18 +393,25 @@ pub fn run(
                 json!({"pane": pane, "reason": if recreate { "recreate" } else { "dead" }}),
             )?;
         }
-        let pane = spawn_agent(registry, tmux, db_path, &row, fleet, agent).map_err(|err| {
+        let tmux = servers.for_spec(&agent.spec)?;
+        let pane = spawn_agent(registry, &tmux, db_path, &row, fleet, agent).map_err(|err| {
             err.hint("what already started stays registered; run `cafleet up` again to continue")
         })?;
         let verb = if recreate { "recreated" } else { "created" };
-        let _ = writeln!(out, "{verb} {} in {pane}", step.name);
+        let on = agent
+            .spec
+            .host
+            .as_ref()
+            .map(|h| format!(" on {h}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{verb} {} in {pane}{on}", step.name);
         if recreate {
             report.recreated.push(step.name.clone());
         } else {
             report.created.push(step.name.clone());
         }
     }
-    registry.event(Some(fleet_id), None, "up.done", json!({"created": report.created.len(), "recreated": report.recreated.len(), "removed": report.removed.len()}))?;
+    registry.event(Some(fleet_id), None, "up.done", json!({"created": report.created.len(), "recreated": report.recreated.len(), "removed": report.removed.len(), "skipped": report.skipped}))?;
     Ok(report)
 }
 
@@ -387,24 +453,41 @@ pub const READY_FOR: Duration = Duration::from_secs(1);
 /// turn has ended (see [`crate::backend::screens::first_turn_unsafe`]).
 pub const OPENCODE_READY_FOR: Duration = Duration::from_secs(2);
 
+/// An agent `up --wait` waits for: its name, pane, backend, whether it was started with
+/// a prompt, and its host (`None`: this machine).
+pub type ReadyWait = (
+    String,
+    String,
+    crate::manifest::BackendName,
+    bool,
+    Option<String>,
+);
+
 /// Waits until every named agent's pane has shown it is ready for [`READY_FOR`], or
 /// `timeout` passes. Returns the agents that were not ready in time, each with what its
 /// pane shows.
 pub fn wait_ready(
-    tmux: &Tmux,
-    agents: &[(String, String, crate::manifest::BackendName, bool)],
+    servers: &Servers,
+    agents: &[ReadyWait],
     timeout: Duration,
 ) -> Result<Vec<(String, String)>> {
     let deadline = Instant::now() + timeout;
-    let mut pending: Vec<&(String, String, crate::manifest::BackendName, bool)> =
-        agents.iter().collect();
+    let mut pending: Vec<&ReadyWait> = agents.iter().collect();
     let mut laggards = Vec::new();
     let mut ready_since: std::collections::HashMap<&str, Instant> = Default::default();
     loop {
         let mut still = Vec::new();
         for item in pending {
-            let (name, pane, backend, has_prompt) = item;
-            match not_ready(tmux, pane, *backend, *has_prompt)? {
+            let (name, pane, backend, has_prompt, host) = item;
+            let looked = servers
+                .on(host.as_deref())
+                .and_then(|tmux| not_ready(&tmux, pane, *backend, *has_prompt));
+            let looked = match looked {
+                // Its host stopped answering: waiting longer will not tell.
+                Err(err) if err.is_unreachable() => Some((err.message, true)),
+                other => other?,
+            };
+            match looked {
                 None => {
                     let since = *ready_since
                         .entry(name.as_str())
@@ -498,25 +581,106 @@ fn not_ready(
 /// What `down` did. `own_pane` is the pane `down` was run from (a Director bringing its
 /// own team down): it is left for last, for the caller to end with
 /// [`end_own_pane`] once everything is recorded and printed — ending it first would end
-/// `down` itself half way.
+/// `down` itself half way. `unreached` lists the hosts ssh could not reach, each with the
+/// agents left there as they were (marked `unreachable`; the next `down` tries again).
 #[derive(Debug, Default)]
 pub struct DownReport {
     pub stopped: usize,
     pub own_pane: Option<PaneId>,
+    pub unreached: Vec<(String, Vec<String>)>,
 }
 
-/// `down`: kills every pane tagged with the fleet (and only those), the session if
-/// nothing else is left in it, marks the agents stopped, and checks nothing tagged is left.
+/// `down`: kills every pane tagged with the fleet (and only those) on every server of
+/// `servers`, the session if nothing else is left in it, marks the agents stopped, and
+/// checks nothing tagged is left. Agents on a host that cannot be reached are marked
+/// `unreachable` and reported; the rest goes down all the same.
 pub fn down(
     registry: &mut Registry,
-    tmux: &Tmux,
+    servers: &Servers,
     fleet: &FleetRow,
     out: &mut dyn Write,
 ) -> Result<DownReport> {
     registry.event(Some(fleet.id), None, "down.start", json!({}))?;
     let mut report = DownReport::default();
     let caller: Option<PaneId> = std::env::var("TMUX_PANE").ok().and_then(|p| p.parse().ok());
+    let mut unreached: std::collections::BTreeMap<String, String> = Default::default();
+    for (host, tmux) in servers.all() {
+        match down_on(
+            registry,
+            tmux,
+            fleet,
+            caller.filter(|_| host.is_none()),
+            &mut report,
+            out,
+        ) {
+            Ok(()) => {}
+            Err(err) if err.is_unreachable() => {
+                if let Some(host) = host {
+                    unreached.insert(host.to_string(), err.message);
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    for agent in registry.agents(fleet.id)? {
+        if agent.status == "removed" {
+            continue;
+        }
+        match host_of(&agent).filter(|h| unreached.contains_key(h)) {
+            Some(host) => {
+                let why = format!("host {host} could not be reached by `cafleet down`");
+                registry.set_agent_status(agent.id, "unreachable", Some(&why))?;
+                match report.unreached.iter_mut().find(|(h, _)| *h == host) {
+                    Some((_, names)) => names.push(agent.name.clone()),
+                    None => report.unreached.push((host, vec![agent.name.clone()])),
+                }
+            }
+            None => registry.clear_agent_pane(agent.id, "stopped", Some("cafleet down"))?,
+        }
+    }
+    for (host, why) in &unreached {
+        let names = report
+            .unreached
+            .iter()
+            .find(|(h, _)| h == host)
+            .map(|(_, n)| n.join(", "))
+            .unwrap_or_default();
+        let left = if names.is_empty() {
+            String::new()
+        } else {
+            format!("; left as they were: {names}")
+        };
+        let _ = writeln!(out, "could not reach host {host}{left} ({why})");
+        registry.event(
+            Some(fleet.id),
+            None,
+            "down.unreachable",
+            json!({"host": host, "reason": why}),
+        )?;
+    }
+    registry.set_fleet_status(fleet.id, "down")?;
+    registry.event(
+        Some(fleet.id),
+        None,
+        "down.done",
+        json!({"killed": report.stopped, "unreached": unreached.keys().collect::<Vec<_>>()}),
+    )?;
+    Ok(report)
+}
+
+/// `down` on one server: kills the fleet's panes there, then its session if nothing
+/// else is left in it, and checks nothing tagged is left.
+fn down_on(
+    registry: &mut Registry,
+    tmux: &Tmux,
+    fleet: &FleetRow,
+    caller: Option<PaneId>,
+    report: &mut DownReport,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let on = tmux.host().map(|h| format!(" on {h}")).unwrap_or_default();
     let panes = fleet_panes(tmux, &fleet.name)?;
+    let mut own_here = None;
     for pane in &panes {
         let member = pane.option(TAG_MEMBER).unwrap_or_default().to_string();
         if pane.option(TAG_HASH).is_none() {
@@ -527,13 +691,14 @@ pub fn down(
             }
             let _ = writeln!(
                 out,
-                "released {member} ({}), which cafleet did not start",
+                "released {member} ({}{on}), which cafleet did not start",
                 pane.id
             );
             continue;
         }
         if Some(pane.id) == caller {
             report.own_pane = Some(pane.id);
+            own_here = Some(pane.id);
             report.stopped += 1;
             registry.event(
                 Some(fleet.id),
@@ -550,12 +715,12 @@ pub fn down(
                 Some(fleet.id),
                 Some(&member),
                 "kill",
-                json!({"pane": pane.id.to_string(), "reason": "down"}),
+                json!({"pane": pane.id.to_string(), "reason": "down", "host": tmux.host()}),
             )?;
-            let _ = writeln!(out, "stopped {member} ({})", pane.id);
+            let _ = writeln!(out, "stopped {member} ({}{on})", pane.id);
         }
     }
-    if report.own_pane.is_none()
+    if own_here.is_none()
         && let Some(session) = tmux.find_session(&fleet.session)?
     {
         let untagged = tmux
@@ -566,32 +731,20 @@ pub fn down(
             tmux.kill_session(session)?;
         }
     }
-    for agent in registry.agents(fleet.id)? {
-        if agent.status != "removed" {
-            registry.clear_agent_pane(agent.id, "stopped", Some("cafleet down"))?;
-        }
-    }
-    registry.set_fleet_status(fleet.id, "down")?;
     let left: Vec<String> = fleet_panes(tmux, &fleet.name)?
         .iter()
-        .filter(|p| Some(p.id) != report.own_pane)
+        .filter(|p| Some(p.id) != own_here)
         .map(|p| p.id.to_string())
         .collect();
     if !left.is_empty() {
         return Err(Error::failure(format!(
-            "panes of `{}` are still there after down: {}",
+            "panes of `{}` are still there after down{on}: {}",
             fleet.name,
             left.join(", ")
         ))
         .hint("run `cafleet down` again; if they stay, kill them with `tmux kill-pane -t ID`"));
     }
-    registry.event(
-        Some(fleet.id),
-        None,
-        "down.done",
-        json!({"killed": report.stopped}),
-    )?;
-    Ok(report)
+    Ok(())
 }
 
 /// Ends the pane `down` ran in, after everything else. Its process group is ours too,

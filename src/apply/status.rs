@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::{FleetPanes, TAG_FLEET, TAG_HASH, TAG_MEMBER, TAGS, tmux_for};
+use super::{FleetPanes, Servers, TAG_FLEET, TAG_HASH, TAG_MEMBER, TAGS, tmux_for};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::registry::agents::AgentRow;
@@ -30,6 +30,9 @@ pub struct AgentStatus {
     pub since: String,
     pub unread: i64,
     pub pane: Option<String>,
+    /// The host the agent runs on (`host` in the fleet file); absent on this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// Its running config differs from what the fleet file now declares (`plan` would
     /// recreate or remove it); without a readable file, from what its pane was tagged with.
     pub drift: bool,
@@ -57,6 +60,9 @@ pub struct FleetView {
 
 /// The state shown for an agent whose pane could not be looked at.
 pub const UNKNOWN: &str = "unknown";
+
+/// The state of an agent whose host ssh cannot reach (not `dead`: it may well run there).
+pub const UNREACHABLE: &str = "unreachable";
 
 /// The state of every agent of `fleet` that has not been removed, oldest first.
 /// `tmux_socket` overrides the socket the fleet recorded (`--tmux-socket`).
@@ -89,11 +95,17 @@ pub fn fleet_view(
         _ => None,
     };
     let tmux = tmux_for(tmux_socket, &fleet.socket);
+    let agents = registry.agents(fleet.id)?;
+    let servers = Servers::of_agents(
+        tmux.clone(),
+        agents.iter().filter(|a| a.status != "removed"),
+    )?;
     // A server that does not answer (stopped, wedged) is not an error of the view: the
-    // panes are unknown, said once as a warning and as each agent's reason.
+    // panes are unknown, said once as a warning and as each agent's reason. A host ssh
+    // cannot reach makes its agents `unreachable` (see `FleetPanes::list`).
     let mut tmux_warning = None;
     let panes = if fleet.status == "up" {
-        match FleetPanes::list(&tmux, &fleet.name) {
+        match FleetPanes::list(&servers, &fleet.name) {
             Ok(panes) => panes,
             Err(err) if tmux.hung() => {
                 tmux_warning = Some(err.message);
@@ -105,12 +117,11 @@ pub fn fleet_view(
         FleetPanes::none()
     };
     let unread = registry.unread_counts(fleet.id)?;
-    let agents = registry.agents(fleet.id)?;
     // Agents no monitor has looked at since they started: one batched capture for all.
     let screens = if tmux_warning.is_some() {
         Default::default()
     } else {
-        panes.screens(&tmux, agents.iter().filter(|a| a.status == "starting"))?
+        panes.screens(&servers, agents.iter().filter(|a| needs_a_look(a)))?
     };
     let mut rows = Vec::new();
     for agent in agents {
@@ -124,11 +135,21 @@ pub fn fleet_view(
             _ if agent.status == "stopped" || agent.status == "crash-loop" => {
                 (agent.status.clone(), agent.status_reason.clone(), recorded)
             }
+            // Its host does not answer: nothing is known of its pane, which may well run.
+            _ if panes.unreachable(&agent).is_some() => (
+                UNREACHABLE.to_string(),
+                panes.unreachable(&agent).map(str::to_string),
+                "pane".to_string(),
+            ),
             None if tmux_warning.is_some() => (
                 UNKNOWN.to_string(),
                 tmux_warning.clone(),
                 "pane".to_string(),
             ),
+            // Left on a host `down` could not reach: not looked at while the fleet is down.
+            None if fleet.status != "up" && agent.status == UNREACHABLE => {
+                (agent.status.clone(), agent.status_reason.clone(), recorded)
+            }
             None => (
                 "dead".to_string(),
                 Some("its pane is gone".to_string()),
@@ -142,9 +163,10 @@ pub fn fleet_view(
                 };
                 ("dead".to_string(), Some(how), "pane".to_string())
             }
-            // No monitor has looked at it since it started: look once.
-            Some(p) if agent.status == "starting" => (
-                live_state(screens.get(&p.id), &agent.backend),
+            // No monitor has looked at it since it started (or since its host was away):
+            // look once.
+            Some(_) if needs_a_look(&agent) => (
+                live_state(screens.get(&agent.name), &agent.backend),
                 None,
                 "screen".to_string(),
             ),
@@ -187,6 +209,7 @@ pub fn fleet_view(
             fleet: fleet.name.clone(),
             unread: unread.get(&agent.name).copied().unwrap_or(0),
             pane: agent.pane_id.clone(),
+            host: super::host_of(&agent),
             name: agent.name,
             role: agent.role,
             backend: agent.backend,
@@ -241,7 +264,17 @@ pub fn agent_status(
         ))
 }
 
+/// Whether the recorded state says nothing about the pane now: just started, or last
+/// seen while its host could not be reached.
+fn needs_a_look(agent: &AgentRow) -> bool {
+    agent.status == "starting" || agent.status == UNREACHABLE
+}
+
 /// The state a just-started agent's screen shows, without recording it.
+pub fn screen_state(screen: Option<&String>, backend: &str) -> String {
+    live_state(screen, backend)
+}
+
 fn live_state(screen: Option<&String>, backend: &str) -> String {
     use crate::backend::screens::{Screen, classify};
     let Ok(backend) = backend.parse::<crate::manifest::BackendName>() else {
@@ -275,7 +308,7 @@ pub fn pane_text(
         Error::failure(format!("`{}` has no live pane", agent.name))
             .hint("bring it back with `cafleet up`")
     };
-    let tmux = tmux_for(tmux_socket, &fleet.socket);
+    let tmux = Servers::new(tmux_for(tmux_socket, &fleet.socket)).for_agent(agent)?;
     let pane_id: crate::tmux::PaneId = agent
         .pane_id
         .as_deref()

@@ -24,6 +24,15 @@ mod tmux_panes;
 
 pub use post::{Sent, broadcast, send, send_to_operator};
 
+/// The variable `up` gives an agent it starts on another host (`host`), naming it.
+pub const HOST_ENV: &str = "CAFLEET_HOST";
+
+/// Whether this process is an agent's cafleet on another host than the fleet's: panes
+/// are reached from the fleet's own machine (its courier), never from here.
+pub fn on_other_host() -> bool {
+    std::env::var_os(HOST_ENV).is_some_and(|v| !v.is_empty())
+}
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -83,6 +92,25 @@ pub trait Panes: Sync {
     fn pause(&self, duration: std::time::Duration) {
         std::thread::sleep(duration);
     }
+    /// The same operations on the server `agent`'s pane is on, when that is another one
+    /// (an agent with `host` runs on that host's tmux); `None`: this one.
+    fn for_agent(&self, _agent: &AgentRow) -> Result<Option<Box<dyn Panes>>> {
+        Ok(None)
+    }
+}
+
+/// `panes`, or the server `agent` is on when it is another one.
+fn routed<'a>(
+    panes: &'a dyn Panes,
+    agent: &AgentRow,
+    holder: &'a mut Option<Box<dyn Panes>>,
+) -> Result<&'a dyn Panes> {
+    *holder = panes.for_agent(agent)?;
+    let holder: &'a Option<Box<dyn Panes>> = holder;
+    Ok(match holder.as_deref() {
+        Some(other) => other,
+        None => panes,
+    })
 }
 
 /// How one notification ended.
@@ -135,6 +163,10 @@ impl Delivery {
 pub fn may_be_live(agent: &AgentRow) -> bool {
     if agent.pane_id.is_none() || NOT_LIVE.contains(&agent.status.as_str()) {
         return false;
+    }
+    // On another host the pid is that host's: only the notifier, through ssh, can tell.
+    if crate::apply::host_of(agent).is_some() {
+        return true;
     }
     match agent.pane_pid.and_then(|pid| i32::try_from(pid).ok()) {
         Some(pid) if pid > 0 => {
@@ -229,6 +261,8 @@ pub fn notify_recipient(
     let Some(agent) = registry.agent(fleet.id, recipient)? else {
         return Err(Error::not_found(format!("member `{recipient}` vanished")));
     };
+    let mut holder = None;
+    let panes = routed(panes, &agent, &mut holder)?;
     let pending: Vec<MessageRow> = registry
         .pending_messages(fleet.id, recipient)?
         .into_iter()
@@ -327,6 +361,8 @@ pub fn type_line(
     text: &str,
 ) -> Result<Outcome> {
     let agent = registry.require_agent(fleet.id, &fleet.name, member)?;
+    let mut holder = None;
+    let panes = routed(panes, &agent, &mut holder)?;
     let path = registry.path().to_owned();
     let _lock = crate::registry::lock::Lock::agent(&path, agent.id)?;
     let line = preview::sanitize(text);
@@ -800,7 +836,8 @@ pub fn in_sandbox() -> bool {
 pub fn hand_over(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) -> Result<()> {
     // Inside codex's sandbox no tmux server can be reached, and a courier started from
     // here would be inside it too: the one `up` started announces the stored messages.
-    if in_sandbox() || crate::courier::is_running(db, fleet) {
+    // So does an agent on another host (`host`): the fleet's courier runs where `up` ran.
+    if in_sandbox() || on_other_host() || crate::courier::is_running(db, fleet) {
         return Ok(());
     }
     crate::courier::ensure(db, tmux_socket, fleet).map_err(|err| {

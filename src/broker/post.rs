@@ -124,7 +124,7 @@ fn notify(
     }
     let mut deliveries: Vec<Delivery> = Vec::new();
     if !live.is_empty() {
-        if sync {
+        if sync && !super::on_other_host() {
             let tmux = crate::apply::tmux_for(tmux_socket, &fleet.socket);
             deliveries = notify_messages(registry.path(), &tmux, fleet, &live)?;
         } else {

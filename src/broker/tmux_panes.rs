@@ -3,6 +3,7 @@
 
 use super::{FLEET_TAG, MEMBER_TAG, PaneInfo, PaneKey, Panes};
 use crate::error::Result;
+use crate::registry::agents::AgentRow;
 use crate::tmux::{Key, PaneId, Tmux};
 
 fn pane_id(pane: &str) -> Result<PaneId> {
@@ -40,5 +41,13 @@ impl Panes for Tmux {
             PaneKey::ClearLine => Key::CtrlU,
         };
         self.send_keys(pane_id(pane)?, &[key])
+    }
+
+    fn for_agent(&self, agent: &AgentRow) -> Result<Option<Box<dyn Panes>>> {
+        if self.is_remote() || crate::apply::host_of(agent).is_none() {
+            return Ok(None);
+        }
+        let tmux = crate::apply::Servers::new(self.clone()).for_agent(agent)?;
+        Ok(Some(Box::new(tmux)))
     }
 }

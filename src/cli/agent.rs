@@ -180,7 +180,17 @@ pub fn run(globals: &Globals, cmd: AgentCommand) -> Result<ExitCode> {
                 .backend
                 .parse()
                 .unwrap_or(crate::backend::BackendName::Command);
-            let tmux = crate::apply::tmux_for(globals.tmux_socket.as_deref(), &fleet_row.socket);
+            // On another host the fleet's socket names this machine's server: the pane's
+            // own server is the one in `$TMUX` (`SOCKET_PATH,PID,SESSION`).
+            let own_server = std::env::var("TMUX")
+                .ok()
+                .filter(|_| crate::broker::on_other_host())
+                .and_then(|v| v.rsplitn(3, ',').last().map(str::to_owned))
+                .filter(|s| !s.is_empty());
+            let tmux = match own_server {
+                Some(socket) => crate::tmux::Tmux::at_path(socket),
+                None => crate::apply::tmux_for(globals.tmux_socket.as_deref(), &fleet_row.socket),
+            };
             crate::apply::launch::paste_prompt(&tmux, pane, backend, &prompt)?;
             Ok(ExitCode::SUCCESS)
         }

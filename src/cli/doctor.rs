@@ -12,10 +12,20 @@ use crate::error::{Error, Result};
 /// Check tmux, the coding agents on PATH, the registry, the installed skills and the
 /// running monitors; say how to fix each problem
 ///
-/// Exits 1 when something required (tmux, a usable registry location) is missing;
-/// missing agents or skills only warn.
+/// With a fleet file (or --host), also each other host its members run on, over ssh:
+/// that it answers, its tmux (3.3+), its cafleet (this version), the members' programs
+/// and the registry as seen from there. Exits 1 when something required (tmux, a usable
+/// registry location, a host) is missing; missing agents or skills only warn.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
+    /// A fleet file: check the hosts its members run on (`host = "NAME"`)
+    #[arg(value_name = "FILE")]
+    pub file: Option<camino::Utf8PathBuf>,
+
+    /// Check this ssh host too, as `~/.ssh/config` knows it (repeatable)
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+
     /// Print the checks as JSON (`ok`, then `checks`: name, status, message, path,
     /// version, fix)
     #[arg(long)]
@@ -30,7 +40,17 @@ pub fn run(globals: &Globals, args: DoctorArgs) -> Result<ExitCode> {
         db_path: globals.db_path(),
         timeout: doctor::VERSION_TIMEOUT,
     };
-    let report = doctor::run(&probe);
+    let mut report = doctor::run(&probe);
+    let targets = host_targets(globals, &args)?;
+    if !targets.is_empty() {
+        let db = globals
+            .db_path()
+            .ok()
+            .map(|p| crate::apply::absolute_db(&p).to_string());
+        let checks = doctor::hosts::check_hosts(&targets, db.as_deref(), doctor::VERSION_TIMEOUT);
+        report.ok &= checks.iter().all(|c| c.status != Status::Fail);
+        report.checks.extend(checks);
+    }
     if args.json {
         print_json(&report)?;
     } else {
@@ -76,4 +96,47 @@ pub fn run(globals: &Globals, args: DoctorArgs) -> Result<ExitCode> {
         }
     }
     Err(err)
+}
+
+/// The hosts to check: those of the file's members (with the programs they run there),
+/// then each `--host`.
+fn host_targets(globals: &Globals, args: &DoctorArgs) -> Result<Vec<doctor::hosts::HostTarget>> {
+    let mut targets: Vec<doctor::hosts::HostTarget> = Vec::new();
+    if let Some(file) = &args.file {
+        let fleet = super::config::load(globals, file)?;
+        for agent in &fleet.agents {
+            let Some(host) = &agent.spec.host else {
+                continue;
+            };
+            let program = match agent.spec.backend {
+                crate::manifest::BackendName::Fake => None,
+                _ => agent.spec.argv.first().cloned(),
+            };
+            match targets.iter_mut().find(|t| &t.host == host) {
+                Some(target) => {
+                    if let Some(p) = program
+                        && !target.programs.contains(&p)
+                    {
+                        target.programs.push(p);
+                    }
+                }
+                None => targets.push(doctor::hosts::HostTarget {
+                    host: host.clone(),
+                    ssh_command: agent.spec.ssh_command.clone(),
+                    programs: program.into_iter().collect(),
+                }),
+            }
+        }
+    }
+    for host in &args.hosts {
+        crate::tmux::remote::check_host(host)?;
+        if !targets.iter().any(|t| &t.host == host) {
+            targets.push(doctor::hosts::HostTarget {
+                host: host.clone(),
+                ssh_command: None,
+                programs: Vec::new(),
+            });
+        }
+    }
+    Ok(targets)
 }

@@ -6,7 +6,7 @@ use camino::Utf8PathBuf;
 
 use super::{Globals, config, pick_fleet, print, print_json};
 use crate::apply;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Kill the panes, windows and session a fleet's `up` made — never an untagged pane —
 /// and mark its agents stopped. Messages and events stay. Safe to run twice.
@@ -61,19 +61,29 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
         crate::registry::lock::Lock::named(&db, &crate::registry::lock::fleet_name(&fleet.name))?;
     crate::monitor::stop::stop(&mut registry, &fleet)?;
     let mut out = Vec::new();
-    let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+    let servers = apply::Servers::of_agents(
+        tmux.clone(),
+        registry
+            .agents(fleet.id)?
+            .iter()
+            .filter(|a| a.status != "removed"),
+    )?;
+    let report = apply::down(&mut registry, &servers, &fleet, &mut out)?;
     crate::courier::stop(&db, &fleet.name)?;
     let stopped = report.stopped;
-    if args.purge {
+    // Rows of agents that may still run on a host that did not answer are kept, so the
+    // next `down` can find them.
+    let purge = args.purge && report.unreached.is_empty();
+    if purge {
         registry.purge_fleet(fleet.id)?;
     }
     if args.json {
         print_json(
-            &serde_json::json!({"fleet": fleet.name, "stopped": stopped, "purged": args.purge}),
+            &serde_json::json!({"fleet": fleet.name, "stopped": stopped, "purged": purge, "unreached": report.unreached.iter().map(|(host, names)| serde_json::json!({"host": host, "agents": names})).collect::<Vec<_>>()}),
         )?;
     } else {
         print(&String::from_utf8_lossy(&out))?;
-        let purged = if args.purge {
+        let purged = if purge {
             "; its registry rows were deleted"
         } else {
             ""
@@ -88,6 +98,18 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
     drop(fleet_lock);
     if let Some(pane) = report.own_pane {
         apply::end_own_pane(&tmux, pane);
+    }
+    if !report.unreached.is_empty() {
+        let hosts: Vec<String> = report
+            .unreached
+            .iter()
+            .map(|(host, names)| format!("{host} ({})", names.join(", ")))
+            .collect();
+        return Err(Error::failure(format!(
+            "could not reach {}: those agents may still run there",
+            hosts.join("; ")
+        ))
+        .hint("run `cafleet down` again once the host answers; `cafleet ps` shows them as `unreachable`"));
     }
     Ok(ExitCode::SUCCESS)
 }

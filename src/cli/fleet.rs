@@ -187,7 +187,14 @@ fn delete(globals: &Globals, name: &str, purge: bool) -> Result<ExitCode> {
         crate::registry::lock::Lock::named(&db, &crate::registry::lock::fleet_name(&fleet.name))?;
     crate::monitor::stop::stop(&mut registry, &fleet)?;
     let mut out = Vec::new();
-    let report = apply::down(&mut registry, &tmux, &fleet, &mut out)?;
+    let servers = apply::Servers::of_agents(
+        tmux.clone(),
+        registry
+            .agents(fleet.id)?
+            .iter()
+            .filter(|a| a.status != "removed"),
+    )?;
+    let report = apply::down(&mut registry, &servers, &fleet, &mut out)?;
     crate::courier::stop(&db, &fleet.name)?;
     if purge {
         registry.purge_fleet(fleet.id)?;

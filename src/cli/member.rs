@@ -150,7 +150,11 @@ pub fn run(globals: &Globals, cmd: MemberCommand) -> Result<ExitCode> {
                 return Err(Error::usage("the Director cannot be deleted")
                     .hint("tear the whole fleet down with `cafleet down`"));
             }
-            let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
+            let tmux = apply::Servers::new(apply::tmux_for(
+                globals.tmux_socket.as_deref(),
+                &fleet.socket,
+            ))
+            .for_agent(&agent)?;
             if let Some(pane) = &agent.pane_id {
                 apply::kill_pane(&tmux, pane, &fleet.name, &agent.name)?;
             }
@@ -464,6 +468,8 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
         env,
         prompt,
         env_from: Vec::new(),
+        host: None,
+        ssh_command: None,
     };
     let role = if args.role == "monitor" {
         Role::Monitor

@@ -115,7 +115,11 @@ pub fn run_ps(globals: &Globals, args: PsArgs) -> Result<ExitCode> {
             r.model.clone().unwrap_or_else(|| "-".into()),
             r.state.clone(),
             r.unread.to_string(),
-            r.pane.clone().unwrap_or_else(|| "-".into()),
+            match (&r.pane, &r.host) {
+                (Some(pane), Some(host)) => format!("{pane} on {host}"),
+                (Some(pane), None) => pane.clone(),
+                (None, _) => "-".into(),
+            },
             if r.drift { "yes".into() } else { "-".into() },
         ]);
     }

@@ -159,7 +159,22 @@ pub(crate) fn run_fleet(
     if !args.force {
         check_same_file(&registry, &fleet, args.dry_run)?;
     }
-    let observed = apply::observe(&registry, &tmux, &fleet.name)?;
+    // This machine's server and every host the fleet's agents run on, as recorded and as
+    // the file now declares.
+    let mut servers = match registry.fleet_by_name(&fleet.name)? {
+        Some(row) => apply::Servers::of_agents(
+            tmux.clone(),
+            registry
+                .agents(row.id)?
+                .iter()
+                .filter(|a| a.status != "removed"),
+        )?,
+        None => apply::Servers::new(tmux.clone()),
+    };
+    for agent in &fleet.agents {
+        servers.add(&agent.spec)?;
+    }
+    let observed = apply::observe(&registry, &servers, &fleet.name)?;
     let options = plan::Options {
         no_recreate: args.no_recreate,
         force_recreate: args.force_recreate,
@@ -205,7 +220,7 @@ pub(crate) fn run_fleet(
         let mut out: Vec<u8> = Vec::new();
         let report = apply::run(
             &mut registry,
-            &tmux,
+            &servers,
             &fleet,
             &socket,
             &db_path,
@@ -229,7 +244,7 @@ pub(crate) fn run_fleet(
         apply::Report::default()
     };
     let laggards = if args.wait {
-        wait(&mut registry, &tmux, &fleet.name, &plan, args.timeout)?
+        wait(&mut registry, &servers, &fleet.name, &plan, args.timeout)?
     } else {
         Vec::new()
     };
@@ -255,9 +270,7 @@ pub(crate) fn run_fleet(
             &serde_json::json!({ "plan": plan, "summary": plan.summary(), "applied": report, "not_ready": laggards.iter().map(|(name, reason)| serde_json::json!({"name": name, "reason": reason})).collect::<Vec<_>>() }),
         )?;
     }
-    let outcome = if laggards.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
+    let outcome = if !laggards.is_empty() {
         Err(Error::timeout(format!(
             "not ready after {}: {}",
             crate::manifest::duration::format(args.timeout),
@@ -271,6 +284,20 @@ pub(crate) fn run_fleet(
             "look at their screens with `cafleet logs NAME`, or wait longer with --timeout"
                 .to_string(),
         ))
+    } else if !report.skipped.is_empty() {
+        let hosts: Vec<&String> = plan.unreachable.keys().collect();
+        Err(Error::failure(format!(
+            "skipped {}: {} unreachable over ssh",
+            report.skipped.join(", "),
+            hosts
+                .iter()
+                .map(|h| format!("host {h}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .hint("the rest of the fleet is up; run `cafleet up` again once the host answers"))
+    } else {
+        Ok(ExitCode::SUCCESS)
     };
     // Run from a pane this `up` replaced or removed: everything is done and recorded, so
     // say how it went and end that pane last (this process ends with it).
@@ -363,8 +390,8 @@ fn check_programs(fleet: &crate::manifest::Fleet, plan: &Plan) -> Result<()> {
         let Some(agent) = fleet.agent(&step.name) else {
             continue;
         };
-        // The fake is this very binary.
-        if agent.spec.backend == crate::manifest::BackendName::Fake {
+        // The fake is this very binary; on another host `doctor` checks its programs.
+        if agent.spec.backend == crate::manifest::BackendName::Fake || agent.spec.host.is_some() {
             continue;
         }
         let Some(program) = agent.spec.argv.first() else {
@@ -472,7 +499,7 @@ fn announce_queued(
 
 fn wait(
     registry: &mut crate::registry::Registry,
-    tmux: &crate::tmux::Tmux,
+    servers: &apply::Servers,
     fleet: &str,
     plan: &Plan,
     timeout: Duration,
@@ -489,6 +516,14 @@ fn wait(
         if !declared.contains(&agent.name.as_str()) {
             continue;
         }
+        let host = apply::host_of(&agent);
+        // Left alone on a host that does not answer: `up` said so already.
+        if host
+            .as_ref()
+            .is_some_and(|h| plan.unreachable.contains_key(h))
+        {
+            continue;
+        }
         let backend = agent.backend.parse().map_err(Error::failure)?;
         let has_prompt = agent.spec().is_some_and(|s| !s.prompt.is_empty());
         agents.push((
@@ -496,9 +531,10 @@ fn wait(
             agent.pane_id.clone().unwrap_or_default(),
             backend,
             has_prompt,
+            host,
         ));
     }
-    let laggards = apply::wait_ready(tmux, &agents, timeout)?;
+    let laggards = apply::wait_ready(servers, &agents, timeout)?;
     for agent in registry.agents(row.id)? {
         let ready = declared.contains(&agent.name.as_str())
             && !laggards.iter().any(|(name, _)| *name == agent.name);

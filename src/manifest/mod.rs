@@ -182,13 +182,28 @@ pub struct LaunchSpec {
     /// `up`/`run` into the pane at launch. Only the names are stored, never the values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_from: Vec<String>,
+    /// `host`: the ssh destination the agent runs on; `None` (left out of the JSON, so
+    /// the hash of an agent on this machine is what it always was) for this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `[fleet] ssh_command`, kept with agents that have a `host` so that every later
+    /// command (`ps`, the courier, the monitor) reaches the host the same way. Not part
+    /// of the hash: a new way to reach the host does not restart the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_command: Option<String>,
 }
 
 impl LaunchSpec {
     /// The config hash: the first 16 hex digits of SHA-256 over the spec's canonical
     /// JSON (struct fields in declaration order, env sorted).
     pub fn hash(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
+        let json = if self.ssh_command.is_some() {
+            let mut hashed = self.clone();
+            hashed.ssh_command = None;
+            serde_json::to_vec(&hashed).unwrap_or_default()
+        } else {
+            serde_json::to_vec(self).unwrap_or_default()
+        };
         let digest = Sha256::digest(&json);
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
@@ -212,6 +227,10 @@ impl LaunchSpec {
         }
         if self.cwd != old.cwd {
             changes.push(format!("cwd: {} → {}", old.cwd, self.cwd));
+        }
+        if self.host != old.host {
+            let host = |h: &Option<String>| h.clone().unwrap_or_else(|| "(this machine)".into());
+            changes.push(format!("host: {} → {}", host(&old.host), host(&self.host)));
         }
         if self.prompt != old.prompt {
             changes.push("prompt changed".into());

@@ -112,6 +112,11 @@ pub struct RawFleet {
     /// UI or a run's report. A name that is not set is an error before anything starts.
     #[serde(default)]
     pub env_from: Vec<String>,
+    /// The ssh command that reaches members' hosts (`host`), as a shell-style command
+    /// line such as `"ssh -F ~/.ssh/cafleet_config"`; default `ssh`. The variable
+    /// `CAFLEET_SSH_COMMAND` overrides it, as `GIT_SSH_COMMAND` does for git.
+    #[serde(default)]
+    pub ssh_command: Option<Sp<String>>,
     /// Pre-trust the folders of the fleet's claude and codex agents before they start
     /// (`~/.claude.json` and `~/.codex/config.toml`, only the trust keys), so no
     /// trust question stops a headless run. `up --trust` and `run --trust` do the same.
@@ -220,6 +225,11 @@ pub struct RawDefaults {
     #[serde(default)]
     #[schemars(transform = rules::schema_duration)]
     pub restart_window: Option<Sp<String>>,
+    /// The host members run on unless they set their own `host` (the Director and the
+    /// monitoring member always run on this machine).
+    #[serde(default)]
+    #[schemars(transform = rules::schema_host)]
+    pub host: Option<Sp<String>>,
 }
 
 /// Declares the keys every kind of agent has, plus the ones given, so the three agent
@@ -319,6 +329,13 @@ agent_table!(
         #[serde(default)]
         #[schemars(transform = rules::schema_duration)]
         restart_window: Option<Sp<String>>,
+        /// Run this member on another machine: an ssh destination as your
+        /// `~/.ssh/config` knows it (`[user@]name`). Its tmux server runs there, reached
+        /// over one shared ssh connection; the agent runs the `cafleet` installed there,
+        /// which must reach the same registry. Default: this machine.
+        #[serde(default)]
+        #[schemars(transform = rules::schema_host)]
+        host: Option<Sp<String>>,
     }
 );
 

@@ -24,6 +24,11 @@ pub const DURATION_PATTERN: &str = r"^\s*([0-9]+(ms|s|m|h))+\s*$";
 /// A tmux socket name for `tmux -L` (`""`: the user's default server).
 pub const SOCKET_PATTERN: &str = "^[A-Za-z0-9_.-]{0,64}$";
 
+/// An ssh destination for `host`: `[user@]name`, never starting with `-` (kept in step
+/// with [`crate::tmux::remote::check_host`]).
+pub const HOST_PATTERN: &str =
+    "^([A-Za-z0-9_][A-Za-z0-9._-]{0,252}@)?[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$";
+
 /// A window size, `WIDTHxHEIGHT` in cells (the ranges are [`WINDOW_WIDTH`] and
 /// [`WINDOW_HEIGHT`]).
 pub const SIZE_PATTERN: &str = r"^\s*([0-9]+)\s*x\s*([0-9]+)\s*$";
@@ -141,6 +146,10 @@ pub fn schema_duration(schema: &mut Schema) {
 
 pub fn schema_socket(schema: &mut Schema) {
     set(schema, "pattern", json!(SOCKET_PATTERN));
+}
+
+pub fn schema_host(schema: &mut Schema) {
+    set(schema, "pattern", json!(HOST_PATTERN));
 }
 
 pub fn schema_size(schema: &mut Schema) {

@@ -236,13 +236,59 @@ fn tick(
     else {
         return Ok("skipped: `up` or `down` is changing the fleet".to_string());
     };
-    let panes = apply::FleetPanes::list(tmux, &fleet.name)?;
     let unread = registry.unread_counts(fleet.id)?;
     let agents: Vec<AgentRow> = registry
         .agents(fleet.id)?
         .into_iter()
         .filter(|a| a.status != "removed" && a.status != "stopped")
         .collect();
+    let servers = apply::Servers::of_agents(tmux.clone(), &agents)?;
+    let panes = apply::FleetPanes::list(&servers, &fleet.name)?;
+    // An agent whose host does not answer is `unreachable`, never `dead`: it may well
+    // run there. It is not judged (no restart, no nudge) until the host answers again.
+    let mut agents = agents;
+    let mut away = Vec::new();
+    agents.retain(|agent| match panes.unreachable(agent) {
+        Some(why) => {
+            away.push((
+                agent.id,
+                agent.name.clone(),
+                agent.status.clone(),
+                why.to_string(),
+            ));
+            false
+        }
+        None => true,
+    });
+    for (id, name, was, why) in away {
+        if was != apply::UNREACHABLE {
+            registry.set_agent_status_by(id, apply::UNREACHABLE, Some(&why), Signal::Pane)?;
+            registry.event(
+                Some(fleet.id),
+                Some(&name),
+                "state",
+                json!({"from": was, "to": apply::UNREACHABLE, "reason": why, "signal": "pane"}),
+            )?;
+        }
+    }
+    let screens_text = panes.screens(&servers, &agents)?;
+    // Back from a host that did not answer: its screen says where it is now, and the
+    // tracker judges it from there.
+    for agent in agents.iter_mut().filter(|a| a.status == apply::UNREACHABLE) {
+        if panes.of(agent).is_none_or(|p| p.exited()) {
+            continue;
+        }
+        let state = apply::screen_state(screens_text.get(&agent.name), &agent.backend);
+        let reason = "its host answers again";
+        registry.set_agent_status_by(agent.id, &state, Some(reason), Signal::Screen)?;
+        registry.event(
+            Some(fleet.id),
+            Some(&agent.name),
+            "state",
+            json!({"from": apply::UNREACHABLE, "to": state, "reason": reason, "signal": "screen"}),
+        )?;
+        agent.status = state;
+    }
     // What others recorded since the last tick (a pane `up` replaced, a new member).
     for agent in &agents {
         let process = agent
@@ -252,7 +298,6 @@ fn tick(
         let by_hook = agent.status_signal == "hook";
         tracker.sync(&agent.name, State::parse(&agent.status), process, by_hook);
     }
-    let screens_text = panes.screens(tmux, &agents)?;
     let mut observations = Vec::new();
     for agent in &agents {
         let backend: BackendName = agent.backend.parse().unwrap_or(BackendName::Command);
@@ -263,8 +308,8 @@ fn tick(
                 code: p.dead_status,
                 signal: p.dead_signal,
             },
-            Some(p) => {
-                let Some(text) = screens_text.get(&p.id) else {
+            Some(_) => {
+                let Some(text) = screens_text.get(&agent.name) else {
                     // Vanished between list-panes and the capture: next tick will tell.
                     continue;
                 };
@@ -374,6 +419,8 @@ fn restart(
             agent.name
         ))
     })?;
+    // Its own server: another host's for an agent with `host`.
+    let tmux = &apply::Servers::new(tmux.clone()).for_spec(&spec)?;
     if let Some(pane) = &agent.pane_id {
         apply::kill_pane(tmux, pane, &fleet.name, &agent.name)?;
     }

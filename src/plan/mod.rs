@@ -41,12 +41,18 @@ pub struct ObservedPane {
 pub struct StrayPane {
     pub id: String,
     pub member: String,
+    /// The host the pane is on (`None`: this machine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub agents: Vec<ObservedAgent>,
     pub strays: Vec<StrayPane>,
+    /// Hosts ssh could not reach, with why: their agents keep what the registry says,
+    /// and `up` leaves them alone.
+    pub unreachable: std::collections::BTreeMap<String, String>,
 }
 
 /// The flags of `up` that change the plan.
@@ -86,6 +92,27 @@ pub struct Step {
     /// The pane the step acts on, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pane: Option<String>,
+    /// The host that pane is on (`None`: this machine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pane_host: Option<String>,
+    /// The host the agent runs on once started (`None`: this machine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+impl Step {
+    /// The unreachable host this step would have to touch, if any: `up` skips the step.
+    pub fn blocked_by<'a>(&'a self, plan: &'a Plan) -> Option<&'a str> {
+        let touches_pane = !matches!(self.action, Action::Keep { .. } | Action::Unmanaged);
+        let starts = matches!(self.action, Action::Create { .. } | Action::Recreate { .. });
+        [
+            self.pane_host.as_deref().filter(|_| touches_pane),
+            self.host.as_deref().filter(|_| starts),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|h| plan.unreachable.contains_key(*h))
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -95,6 +122,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Tagged panes no agent owns; `apply` kills them.
     pub strays: Vec<StrayPane>,
+    /// Hosts ssh could not reach, with why: steps that touch them are skipped.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unreachable: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -180,7 +210,12 @@ impl Plan {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for step in &self.steps {
-            let who = format!("{} ({})", step.name, step.role);
+            let on = step
+                .host
+                .as_ref()
+                .map(|h| format!(" on {h}"))
+                .unwrap_or_default();
+            let who = format!("{} ({}){on}", step.name, step.role);
             let _ = match &step.action {
                 Action::Create { reason } => writeln!(out, "+ create {who}: {reason}"),
                 Action::Recreate { changes } => {
@@ -207,11 +242,30 @@ impl Plan {
             };
         }
         for stray in &self.strays {
+            let on = stray
+                .host
+                .as_ref()
+                .map(|h| format!(" on {h}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "- remove stray pane {} tagged `{}`",
+                "- remove stray pane {}{on} tagged `{}`",
                 stray.id, stray.member
             );
+        }
+        for (host, why) in &self.unreachable {
+            let skipped: Vec<&str> = self
+                .steps
+                .iter()
+                .filter(|s| s.blocked_by(self) == Some(host.as_str()))
+                .map(|s| s.name.as_str())
+                .collect();
+            let what = if skipped.is_empty() {
+                "nothing to change there".to_string()
+            } else {
+                format!("skipped: {}", skipped.join(", "))
+            };
+            let _ = writeln!(out, "! host {host} is unreachable ({what}): {why}");
         }
         let s = self.summary();
         let _ = writeln!(
@@ -249,28 +303,38 @@ pub fn diff(fleet: &Fleet, observed: &Observed, options: &Options) -> Plan {
                 reason: "no longer in the fleet file".into(),
             }
         };
+        let host = o.spec.as_ref().and_then(|s| s.host.clone());
         steps.push(Step {
             name: o.name.clone(),
             role: o.role,
             action,
             pane: o.pane.as_ref().map(|p| p.id.clone()),
+            pane_host: host.clone().filter(|_| o.pane.is_some()),
+            host,
         });
     }
 
     for agent in &fleet.agents {
         let o = observed.agents.iter().find(|o| o.name == agent.name);
         let action = decide(agent, o, options);
+        let pane = o.and_then(|o| o.pane.as_ref()).map(|p| p.id.clone());
         steps.push(Step {
             name: agent.name.clone(),
             role: agent.role,
             action,
-            pane: o.and_then(|o| o.pane.as_ref()).map(|p| p.id.clone()),
+            pane_host: o
+                .and_then(|o| o.spec.as_ref())
+                .and_then(|s| s.host.clone())
+                .filter(|_| pane.is_some()),
+            pane,
+            host: agent.spec.host.clone(),
         });
     }
     Plan {
         fleet: fleet.name.clone(),
         steps,
         strays: observed.strays.clone(),
+        unreachable: observed.unreachable.clone(),
     }
 }
 

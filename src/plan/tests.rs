@@ -57,6 +57,7 @@ fn running(fleet: &Fleet) -> Observed {
             })
             .collect(),
         strays: Vec::new(),
+        unreachable: Default::default(),
     }
 }
 
@@ -162,6 +163,7 @@ fn dropped_members_are_removed_and_cli_members_are_unmanaged() {
     observed.strays.push(StrayPane {
         id: "%12".into(),
         member: "ghost".into(),
+        host: None,
     });
     let after = fleet(&FILE.replace(
         "[[member]]\nname = \"web\"\nmodel = \"small\"\ndepends_on = [\"api\"]\n",
@@ -200,4 +202,72 @@ fn dead_and_missing_panes_are_created_again() {
     + create web (member): its pane is gone
     Plan: 2 to create, 0 to recreate, 0 to remove, 1 unchanged.
     ");
+}
+
+#[test]
+fn members_on_an_unreachable_host_are_skipped_and_said() {
+    let text = FILE.replace(
+        "name = \"web\"\nmodel = \"small\"\n",
+        "name = \"web\"\nmodel = \"small\"\nhost = \"gpu-box\"\n",
+    );
+    let f = fleet(&text);
+    assert_eq!(
+        f.agent("web").unwrap().spec.host.as_deref(),
+        Some("gpu-box")
+    );
+    // A host on the member leaves the other agents' hashes as they were.
+    assert_eq!(
+        f.agent("api").unwrap().hash,
+        fleet(FILE).agent("api").unwrap().hash
+    );
+    let mut observed = Observed::default();
+    observed
+        .unreachable
+        .insert("gpu-box".into(), "Connection refused".into());
+    let plan = diff(&f, &observed, &Options::default());
+    insta::assert_snapshot!(plan.render(), @r"
+    + create director (director): new
+    + create api (member): new
+    + create web (member) on gpu-box: new
+    ! host gpu-box is unreachable (skipped: web): Connection refused
+    Plan: 3 to create, 0 to recreate, 0 to remove, 0 unchanged.
+    ");
+    let blocked: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.blocked_by(&plan).is_some())
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(blocked, ["web"]);
+    // Moving a member to another host is a change the plan names.
+    let mut running = running(&fleet(FILE));
+    running.unreachable.clear();
+    let plan = diff(&f, &running, &Options::default());
+    let web = plan.steps.iter().find(|s| s.name == "web").unwrap();
+    assert_eq!(
+        web.action,
+        Action::Recreate {
+            changes: vec!["host: (this machine) → gpu-box".into()]
+        }
+    );
+}
+
+#[test]
+fn hosts_that_ssh_could_read_as_options_are_refused() {
+    for bad in ["-oProxyCommand=sh", "box; id", "a b", "$(id)"] {
+        let text = FILE.replace(
+            "name = \"web\"\nmodel = \"small\"\n",
+            &format!("name = \"web\"\nmodel = \"small\"\nhost = {bad:?}\n"),
+        );
+        let file = SourceFile {
+            path: "fleet.toml".into(),
+            text: Arc::from(text.as_str()),
+        };
+        let absolute = Utf8PathBuf::from_path_buf(std::env::temp_dir().join("fleet.toml"))
+            .expect("utf-8 temp dir");
+        let err = load_source(&file, &absolute, &LoadOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("host {bad:?} was accepted"));
+        assert!(err.render(false).contains("host"), "{}", err.render(false));
+    }
 }

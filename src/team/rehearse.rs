@@ -128,6 +128,8 @@ mod tests {
             env: BTreeMap::new(),
             prompt: String::new(),
             env_from: Vec::new(),
+            host: None,
+            ssh_command: None,
         }
     }
 

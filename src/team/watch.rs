@@ -217,6 +217,7 @@ mod tests {
             hook_at: None,
             unread: 0,
             pane: None,
+            host: None,
             drift: false,
             description: String::new(),
             since: String::new(),

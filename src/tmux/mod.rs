@@ -8,6 +8,10 @@
 //! `-F` output is parsed by [`format`], and several commands can share one tmux process
 //! with a [`Batch`] (tagging a pane is one fork, not four).
 //!
+//! A handle may also name a server on another host ([`Tmux::on_host`]): the same
+//! commands then run through ssh ([`remote`]), and a host that does not answer is an
+//! [`Error::unreachable`] rather than a tmux failure.
+//!
 //! This module drives `std::process::Command` directly rather than `tmux_interface`:
 //! cafleet needs a handful of commands, its own `-F` strings, stdin for `load-buffer`,
 //! batching with escaped `;`, and a checked exit status on every call — the crate's
@@ -19,6 +23,7 @@ mod format;
 mod ids;
 mod keys;
 mod panes;
+pub mod remote;
 #[cfg(test)]
 mod server_tests;
 mod spawn;
@@ -38,6 +43,7 @@ pub use command::{Batch, Cmd};
 pub use ids::{PaneId, SessionId, Target, WindowId};
 pub use keys::Key;
 pub use panes::{Pane, Session, Window};
+pub use remote::Remote;
 pub use spawn::{Launch, Spawned, Split};
 
 use crate::error::{Error, Result};
@@ -91,6 +97,8 @@ struct Inner {
     /// Set once a call timed out: the server does not answer, so later calls on this
     /// handle fail at once instead of waiting out the timeout again each.
     hung: AtomicBool,
+    /// The server is on another host, reached through ssh.
+    remote: Option<Remote>,
 }
 
 /// How long one tmux call may take: `CAFLEET_TMUX_TIMEOUT` seconds (a decimal number,
@@ -156,8 +164,46 @@ impl Tmux {
                 invocations: AtomicUsize::new(0),
                 timeout: call_timeout(),
                 hung: AtomicBool::new(false),
+                remote: None,
             }),
         }
+    }
+
+    /// The same fleet's server on another host, reached through `remote`: `tmux` on
+    /// that host's PATH, with this handle's socket name (`-L NAME`). A socket given as a
+    /// path here names a file on this machine, so there it is `-L` with the file's name.
+    /// Calls may take the ssh connect time on top of the tmux timeout.
+    pub fn on_host(&self, remote: Remote) -> Tmux {
+        let socket = match &self.inner.socket {
+            Socket::Default => Socket::Default,
+            Socket::Name(name) => Socket::Name(name.clone()),
+            Socket::Path(path) => Socket::Name(
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| "cafleet".into()),
+            ),
+        };
+        Tmux {
+            inner: Arc::new(Inner {
+                program: PathBuf::from("tmux"),
+                socket,
+                config: None,
+                invocations: AtomicUsize::new(0),
+                timeout: self.inner.timeout + remote::CONNECT_TIMEOUT,
+                hung: AtomicBool::new(false),
+                remote: Some(remote),
+            }),
+        }
+    }
+
+    /// The host this handle's server is on, when it is not this machine.
+    pub fn host(&self) -> Option<&str> {
+        self.inner.remote.as_ref().map(Remote::host)
+    }
+
+    pub fn is_remote(&self) -> bool {
+        self.inner.remote.is_some()
     }
 
     pub fn socket(&self) -> &Socket {
@@ -177,6 +223,7 @@ impl Tmux {
         );
         if let Some(inner) = Arc::get_mut(&mut tmux.inner) {
             inner.timeout = timeout;
+            inner.remote = self.inner.remote.clone();
         }
         tmux
     }
@@ -228,6 +275,29 @@ impl Tmux {
 
     /// The version tmux reports (`tmux 3.3a`), for `doctor`.
     pub fn version(&self) -> Result<String> {
+        if let Some(remote) = &self.inner.remote {
+            let (program, args) = remote.command(&["tmux".to_string(), "-V".to_string()])?;
+            let output = Command::new(&program)
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|err| self.spawn_error(err))
+                .and_then(|child| self.wait(child, &args))?;
+            if output.status.code() == Some(255) {
+                return Err(remote.unreachable(&String::from_utf8_lossy(&output.stderr)));
+            }
+            if !output.status.success() {
+                return Err(Error::failure(format!(
+                    "`tmux -V` on `{}` failed: {}",
+                    remote.host(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ))
+                .hint("install tmux (3.3 or newer) on that host, on the PATH ssh gives"));
+            }
+            return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
+        }
         let output = Command::new(&self.inner.program)
             .arg("-V")
             .stdin(Stdio::null())
@@ -255,10 +325,26 @@ impl Tmux {
         args.extend(batch.argv().into_iter().map(OsString::from));
 
         let stdin = batch.stdin_bytes();
-        let mut command = Command::new(&self.inner.program);
-        if let Some(path) = batch.client_path_value() {
-            command.env("PATH", path);
-        }
+        let (mut command, args) = match &self.inner.remote {
+            None => {
+                let mut command = Command::new(&self.inner.program);
+                if let Some(path) = batch.client_path_value() {
+                    command.env("PATH", path);
+                }
+                (command, args)
+            }
+            Some(remote) => {
+                // The client's PATH is the new pane's PATH there too (see `client_path`).
+                let mut argv: Vec<String> = Vec::new();
+                if let Some(path) = batch.client_path_value() {
+                    argv.extend(["env".to_string(), format!("PATH={path}")]);
+                }
+                argv.push("tmux".into());
+                argv.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+                let (program, ssh_args) = remote.command(&argv)?;
+                (Command::new(program), ssh_args)
+            }
+        };
         command
             .args(&args)
             .stdin(if stdin.is_some() {
@@ -292,7 +378,12 @@ impl Tmux {
         if output.status.success() {
             return Ok(Ok(stdout));
         }
-        let mut shown = vec![self.inner.program.display().to_string()];
+        if let Some(remote) = &self.inner.remote
+            && output.status.code() == Some(255)
+        {
+            return Err(remote.unreachable(&String::from_utf8_lossy(&output.stderr)));
+        }
+        let mut shown = vec![command.get_program().to_string_lossy().into_owned()];
         shown.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
         Ok(Err(Failed {
             command: command::Shown(&shown).to_string(),
@@ -331,6 +422,16 @@ impl Tmux {
     }
 
     fn timeout_error(&self, args: &[OsString]) -> Error {
+        if let Some(remote) = &self.inner.remote {
+            return Error::unreachable(format!(
+                "host `{}` did not answer over ssh within {:.1} s",
+                remote.host(),
+                self.inner.timeout.as_secs_f64()
+            ))
+            .hint(format!(
+                "check the host and its tmux; its agents show as `unreachable`, or raise {TIMEOUT_ENV}"
+            ));
+        }
         let mut shown = vec![self.inner.program.display().to_string()];
         shown.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
         Error::failure(format!(

@@ -32,6 +32,9 @@ pub struct Pane {
     pub current_path: String,
     /// The requested user options that are set and not empty, by name (`@cafleet_fleet`).
     pub options: BTreeMap<String, String>,
+    /// The host the pane is on, `None` for this machine (a pid on another host is that
+    /// host's, never looked up here).
+    pub host: Option<String>,
 }
 
 impl Pane {
@@ -40,9 +43,15 @@ impl Pane {
     }
 
     /// Whether the pane's program is gone: tmux says the pane is dead, or its pid no
-    /// longer runs (tmux notices an exit a moment after it happens).
+    /// longer runs (tmux notices an exit a moment after it happens). On another host
+    /// only tmux's word counts: the pid is not this machine's.
     pub fn exited(&self) -> bool {
-        self.dead || !self.pid.is_some_and(crate::apply::process::is_alive)
+        self.dead || (self.host.is_none() && !self.pid.is_some_and(crate::apply::process::is_alive))
+    }
+
+    /// The pane's pid, when it is a process on this machine (not on another host).
+    pub fn local_pid(&self) -> Option<u32> {
+        if self.host.is_some() { None } else { self.pid }
     }
 }
 
@@ -122,12 +131,23 @@ pub(crate) fn parse_panes(output: &str, options: &[&str]) -> Result<Vec<Pane>, S
             current_command: values[10].to_string(),
             current_path: values[11].to_string(),
             options: pane_options,
+            host: None,
         });
     }
     Ok(panes)
 }
 
 impl Tmux {
+    /// Marks panes listed on another host with that host.
+    fn mark(&self, mut panes: Vec<Pane>) -> Vec<Pane> {
+        if let Some(host) = self.host() {
+            for pane in &mut panes {
+                pane.host = Some(host.to_string());
+            }
+        }
+        panes
+    }
+
     /// Every pane of the server (`list-panes -a`) with the values of `options`; no
     /// server means no panes.
     pub fn list_panes(&self, options: &[&str]) -> Result<Vec<Pane>> {
@@ -136,7 +156,9 @@ impl Tmux {
             .arg("-F")
             .arg(pane_format(options)?);
         match self.invoke(&cmd.into())? {
-            Ok(out) => parse_panes(&out, options).map_err(|e| unexpected("list-panes", e)),
+            Ok(out) => {
+                Ok(self.mark(parse_panes(&out, options).map_err(|e| unexpected("list-panes", e))?))
+            }
             Err(failed) if failed.no_server() => Ok(Vec::new()),
             Err(failed) => Err(failed.into_error()),
         }
@@ -151,8 +173,8 @@ impl Tmux {
             .arg("-F")
             .arg(pane_format(options)?);
         match self.invoke(&cmd.into())? {
-            Ok(out) => Ok(parse_panes(&out, options)
-                .map_err(|e| unexpected("list-panes", e))?
+            Ok(out) => Ok(self
+                .mark(parse_panes(&out, options).map_err(|e| unexpected("list-panes", e))?)
                 .into_iter()
                 .find(|p| p.id == pane)),
             Err(failed) if failed.no_server() || failed.no_target() => Ok(None),
@@ -162,9 +184,7 @@ impl Tmux {
 
     /// The pane exists, its process has not exited, and that process is still there.
     pub fn pane_alive(&self, pane: PaneId) -> Result<bool> {
-        Ok(self
-            .pane(pane, &[])?
-            .is_some_and(|p| !p.dead && p.pid.is_some_and(crate::apply::process::is_alive)))
+        Ok(self.pane(pane, &[])?.is_some_and(|p| !p.exited()))
     }
 
     /// A pane's user option; unset and empty read the same.

@@ -99,11 +99,17 @@ impl Launch {
         }
     }
 
+    #[cfg(test)]
+    fn check(&self) -> Result<()> {
+        self.check_for(true)
+    }
+
     fn needs_setup(&self) -> bool {
         !self.options.is_empty() || self.remain_on_exit || self.layout.is_some()
     }
 
-    fn check(&self) -> Result<()> {
+    /// `local`: the pane starts on this machine, so its folder can be checked here.
+    fn check_for(&self, local: bool) -> Result<()> {
         if self.argv.first().is_none_or(|program| program.is_empty()) {
             return Err(Error::usage("the command for a new pane is empty"));
         }
@@ -127,6 +133,7 @@ impl Launch {
             check_option_name(name)?;
         }
         if let Some(dir) = &self.cwd
+            && local
             && !dir.is_dir()
         {
             return Err(Error::failure(format!(
@@ -253,7 +260,7 @@ impl Tmux {
     }
 
     fn spawn(&self, create: Cmd, launch: &Launch, two_steps: bool) -> Result<Spawned> {
-        launch.check()?;
+        launch.check_for(!self.is_remote())?;
         let create = create.arg("-P").arg("-F").arg(format::format(&SPAWNED));
         if !two_steps && !launch.needs_setup() {
             let out =

@@ -114,6 +114,7 @@ impl IntoResponse for ApiError {
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Usage => StatusCode::BAD_REQUEST,
             Kind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Kind::Unreachable => StatusCode::BAD_GATEWAY,
             Kind::Failure | Kind::TeamDied => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let body = serde_json::json!({ "error": self.0.message, "hints": self.0.hints });

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod ssh;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

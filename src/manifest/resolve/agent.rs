@@ -271,6 +271,7 @@ impl Resolver<'_> {
             command,
             fake_json,
             prompt,
+            host: None,
         })
     }
 }

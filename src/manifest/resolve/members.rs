@@ -70,6 +70,7 @@ impl Resolver<'_> {
                 member.max_restarts.as_ref(),
                 member.restart_window.as_ref(),
             );
+            let host = self.member_host(member.host.as_ref());
             for name in names {
                 if let Some(first) = seen.get(&name) {
                     let first_line = Diagnostic::new(self.file, first.clone(), "").line();
@@ -103,9 +104,22 @@ impl Resolver<'_> {
                     fake_json: template.fake_json.clone(),
                     backend: template.backend,
                     role: Role::Member,
+                    host: host.clone(),
                 });
             }
         }
+    }
+
+    /// The member's `host`, else `[defaults] host`; `None` for this machine. A value
+    /// ssh could read as an option (or that is no host name at all) is an error.
+    fn member_host(&mut self, own: Option<&Sp<String>>) -> Option<String> {
+        let defaults = self.raw.defaults.clone().unwrap_or_default();
+        let host = own.or(defaults.host.as_ref())?;
+        if let Err(err) = crate::tmux::remote::check_host(host.get()) {
+            self.error(host.span(), err.message, err.hints.first().cloned());
+            return None;
+        }
+        Some(host.get().clone())
     }
 
     fn restart_policy(

@@ -112,6 +112,8 @@ struct Pending {
     command: Vec<String>,
     fake_json: String,
     prompt: PromptSource,
+    /// `host`: the ssh destination the member runs on; `None` on this machine.
+    host: Option<String>,
 }
 
 struct Resolver<'a> {
@@ -254,6 +256,14 @@ pub fn resolve(
             env,
             prompt,
             env_from: raw.fleet.env_from.clone(),
+            ssh_command: p.host.as_ref().and_then(|_| {
+                raw.fleet
+                    .ssh_command
+                    .as_ref()
+                    .map(|c| c.get().clone())
+                    .filter(|c| !c.trim().is_empty())
+            }),
+            host: p.host.clone(),
         };
         agents.push(Agent {
             name: p.name.clone(),

@@ -122,7 +122,8 @@ async function loadAgents() {
     el("td", { title: a.reason || "" }, badge(a.state)),
     el("td", { class: "unread" }, a.unread),
     el("td", {}, a.pane
-      ? el("a", { href: `#/fleet/${enc(fleet)}/pane/${enc(a.name)}` }, `${a.pane} text`)
+      ? el("a", { href: `#/fleet/${enc(fleet)}/pane/${enc(a.name)}` },
+        a.host ? `${a.pane} on ${a.host} text` : `${a.pane} text`)
       : "-")));
   $("agents").tBodies[0].replaceChildren(...rows);
 

@@ -5,7 +5,10 @@
 //!
 //! Probing runs other programs (`tmux -V`, `claude --version`, …), each in its own process
 //! group with a deadline, so a wedged CLI costs at most [`VERSION_TIMEOUT`] and never hangs
-//! the diagnosis. Nothing here creates or changes the registry.
+//! the diagnosis. Nothing here creates or changes the registry. The hosts members run on
+//! over ssh are checked in [`hosts`].
+
+pub mod hosts;
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -50,8 +53,9 @@ impl Status {
 /// One line of the report. Field names are part of `doctor --json`'s contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// `tmux`, `backend.<agent>`, `database`, `skills.<agent>`, `monitors` or
-    /// `monitor.<fleet>`.
+    /// `tmux`, `backend.<agent>`, `database`, `skills.<agent>`, `monitors`,
+    /// `monitor.<fleet>`, or for another host `host.<name>` and `host.<name>.tmux`,
+    /// `.cafleet`, `.program.<program>`, `.database`.
     pub name: String,
     pub status: Status,
     /// What was found, one line.
