@@ -372,9 +372,10 @@ impl Registry {
     /// `import.python` events still here) is refused.
     pub fn import_python(&mut self, source: &Utf8Path, apply: bool) -> Result<Summary> {
         let source_name = source.to_string();
+        self.sqlite("importing a Python cafleet registry")?;
         let data = read_source(source)?;
         let before: Vec<(String, String)> = {
-            let mut stmt = self.conn().prepare(
+            let mut stmt = self.sqlite("importing a Python cafleet registry")?.prepare(
                 "SELECT DISTINCT f.name, e.created_at FROM events e JOIN fleets f ON f.id = e.fleet_id
                  WHERE e.kind = ?1 AND json_extract(e.detail, '$.source') = ?2 ORDER BY f.name",
             )?;
@@ -397,8 +398,13 @@ impl Registry {
         let mut plans = plan(&data, &live);
         if apply {
             self.write(|tx| {
+                let super::engine::Tx::Sqlite(tx) = tx else {
+                    return Err(Error::failure(
+                        "importing a Python cafleet registry is not supported on a PostgreSQL registry",
+                    ));
+                };
                 for p in &mut plans {
-                    p.summary.id = Some(write_fleet(tx, &source_name, p)?);
+                    p.summary.id = Some(write_fleet(tx.raw(), &source_name, p)?);
                 }
                 Ok(())
             })?;
