@@ -63,6 +63,17 @@ pub fn program(spec: &LaunchSpec, db: &Utf8Path) -> Program {
         // /tmp; `cafleet message send` must write the registry, its WAL and its lock
         // files, all in the registry's folder. Only that folder is opened, and the
         // network stays closed (delivery to panes is the courier's, outside the sandbox).
+        // On a PostgreSQL registry there is no folder to open: `cafleet` reaches the
+        // server over the network, which the sandbox must then allow.
+        BackendName::Codex if crate::registry::location::is_postgres(db) => {
+            argv.splice(
+                1..1,
+                [
+                    "-c".to_string(),
+                    "sandbox_workspace_write.network_access=true".to_string(),
+                ],
+            );
+        }
         BackendName::Codex => {
             if let Some(folder) = crate::apply::absolute_db(db).parent() {
                 let roots = serde_json::to_string(&[folder.as_str()]).unwrap_or_default();

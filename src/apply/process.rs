@@ -150,7 +150,13 @@ pub fn cafleet_command(
     let exe = std::env::current_exe()
         .map_err(|err| Error::failure(format!("cannot find the cafleet executable: {err}")))?;
     let mut command = std::process::Command::new(exe);
-    command.arg("--db").arg(db.as_str());
+    if crate::registry::location::is_postgres(db) {
+        // A URL may carry a password: in the environment, not on a command line that
+        // every user of the host can read.
+        command.env(crate::registry::location::DATABASE_URL_ENV, db.as_str());
+    } else {
+        command.arg("--db").arg(db.as_str());
+    }
     if let Some(socket) = tmux_socket {
         command.arg("--tmux-socket").arg(socket);
     }

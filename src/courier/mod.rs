@@ -137,7 +137,7 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
         if stop.load(Ordering::Relaxed) {
             break "stopped by a signal".to_string();
         }
-        if !options.db.exists() {
+        if crate::registry::location::is_gone(&options.db) {
             break "the registry file is gone".to_string();
         }
         let version = registry.data_version()?;

@@ -94,6 +94,12 @@ fn parse_location(raw: &str, home: Option<&str>) -> Result<Utf8PathBuf> {
     expand_tilde(&path, home)
 }
 
+/// Whether the registry file at `location` was deleted (the loops that watch a registry
+/// stop then); a PostgreSQL registry is never gone this way.
+pub fn is_gone(location: &Utf8Path) -> bool {
+    !is_postgres(location) && !location.exists()
+}
+
 /// Whether the registry at `location` is a PostgreSQL database.
 pub fn is_postgres(location: &Utf8Path) -> bool {
     super::engine::postgres::is_url(location.as_str())
