@@ -29,7 +29,6 @@ pub mod timeline;
 
 pub use sqlite_error::describe_sqlite_error;
 
-use std::cell::Cell;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -92,8 +91,6 @@ pub struct Registry {
     /// The location as given: a file path, or a `postgres://` URL (see
     /// [`Registry::location`] for the form to print).
     path: Utf8PathBuf,
-    /// PostgreSQL has no `data_version`: a counter that moves on every call stands in.
-    polls: Cell<i64>,
 }
 
 impl Registry {
@@ -148,7 +145,6 @@ impl Registry {
         Registry {
             db: Db::Sqlite(engine::sqlite::Sqlite::new(conn)),
             path: path.to_owned(),
-            polls: Cell::new(0),
         }
     }
 
@@ -165,7 +161,6 @@ impl Registry {
         let mut registry = Registry {
             db: Db::Postgres(engine::postgres::Postgres::new(client)),
             path: url.to_owned(),
-            polls: Cell::new(0),
         };
         registry.migrate_postgres()?;
         Ok(registry)

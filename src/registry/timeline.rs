@@ -173,12 +173,17 @@ impl Registry {
     }
 
     /// SQLite's `data_version`: it moves when another connection commits, so a poller
-    /// can skip [`Registry::versions`] while nothing was written. PostgreSQL has nothing
-    /// as cheap: there it moves on every call, so the poller always reads the versions.
+    /// can skip [`Registry::versions`] while nothing was written. On PostgreSQL, a hash
+    /// of the server's current snapshot (`pg_current_snapshot()`), which moves whenever
+    /// a writing transaction starts or ends anywhere on the server: it reads no table,
+    /// and moves at least whenever the registry was written (sometimes also for writes
+    /// elsewhere, which only costs a look).
     pub fn data_version(&self) -> Result<i64> {
         if self.is_postgres() {
-            self.polls.set(self.polls.get() + 1);
-            return Ok(self.polls.get());
+            return self.db().value(
+                "SELECT hashtextextended(pg_current_snapshot()::text, 0)",
+                &[],
+            );
         }
         self.db().value("PRAGMA data_version", &[])
     }
