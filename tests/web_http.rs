@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
+use cafleet::registry::engine::Exec;
 use cafleet::web::{Options, spawn_for_tests};
 use camino::Utf8PathBuf;
 use web_support::{get, post_json};
@@ -21,7 +22,7 @@ fn seeded(dir: &std::path::Path) -> Utf8PathBuf {
     let mut registry = cafleet::registry::Registry::open(&path).expect("open registry");
     registry
         .write(|tx| {
-            tx.execute_batch(
+            tx.batch(
                 "INSERT INTO fleets (id, name, origin, session) VALUES (1, 'shop', 'cli', 'cafleet-shop');
                  INSERT INTO agents (fleet_id, name, role, backend, model, origin) VALUES
                    (1, 'api', 'member', 'fake', 'small', 'cli'),
@@ -212,7 +213,7 @@ fn pane_text_comes_from_the_agents_own_pane() {
         .write(|tx| {
             tx.execute(
                 "UPDATE agents SET pane_id = ?1, status = 'idle' WHERE name = 'api'",
-                [&pane],
+                &[cafleet::registry::engine::Value::from(&pane)],
             )?;
             Ok(())
         })
@@ -259,7 +260,7 @@ fn live_stream_pushes_new_messages() {
     let mut registry = cafleet::registry::Registry::open(&db).expect("open");
     registry
         .write(|tx| {
-            tx.execute_batch(
+            tx.batch(
                 "INSERT INTO messages (fleet_id, sender, recipient, body) VALUES (1, 'web', 'api', X'6869')",
             )?;
             Ok(())
@@ -724,7 +725,7 @@ fn the_operator_has_an_inbox_and_the_page_can_speak_as_the_director() {
         let mut registry = cafleet::registry::Registry::open(&db).expect("open");
         registry
             .write(|tx| {
-                tx.execute_batch(
+                tx.batch(
                     "INSERT INTO agents (fleet_id, name, role, backend, origin) VALUES
                        (1, 'boss', 'director', 'fake', 'cli');",
                 )?;

@@ -39,7 +39,7 @@ pub struct RunningMonitor {
 pub fn inspect(path: &Utf8Path) -> Result<Inspection> {
     if super::engine::postgres::is_url(path.as_str()) {
         let client = super::engine::postgres::connect(path.as_str())?;
-        let db = Db::Postgres(super::engine::postgres::Postgres::new(client));
+        let db = Db::Postgres(Box::new(super::engine::postgres::Postgres::new(client)));
         let schema_version = super::postgres_version(&db)?;
         if schema_version == 0 {
             return Ok(Inspection::Missing);

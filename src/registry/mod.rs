@@ -159,7 +159,7 @@ impl Registry {
             err
         })?;
         let mut registry = Registry {
-            db: Db::Postgres(engine::postgres::Postgres::new(client)),
+            db: Db::Postgres(Box::new(engine::postgres::Postgres::new(client))),
             path: url.to_owned(),
         };
         registry.migrate_postgres()?;

@@ -221,7 +221,7 @@ pub trait Exec {
 /// An open connection to either engine.
 pub enum Db {
     Sqlite(sqlite::Sqlite),
-    Postgres(postgres::Postgres),
+    Postgres(Box<postgres::Postgres>),
 }
 
 /// An open write transaction; dropped without [`Db::transaction`] committing it, it rolls
