@@ -562,6 +562,21 @@ mod tests {
         assert!(next.ends_with("-2"));
     }
 
+    /// Importing into a PostgreSQL registry is refused with a hint, before the source is
+    /// even read.
+    #[test]
+    fn importing_into_postgres_is_refused_with_a_hint() {
+        let Some(url) = crate::registry::testing::postgres_url() else {
+            return;
+        };
+        let mut registry = Registry::open(&url).unwrap();
+        let err = registry
+            .import_python(Utf8Path::new("/nonexistent/python.db"), false)
+            .unwrap_err();
+        assert!(err.message.contains("not supported on a PostgreSQL registry"), "{}", err.message);
+        assert!(err.hints.iter().any(|h| h.contains("SQLite")), "{:?}", err.hints);
+    }
+
     #[test]
     fn a_cafleet_registry_is_not_a_python_one() {
         let registry = Registry::in_memory().unwrap();
