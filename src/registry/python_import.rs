@@ -573,8 +573,17 @@ mod tests {
         let err = registry
             .import_python(Utf8Path::new("/nonexistent/python.db"), false)
             .unwrap_err();
-        assert!(err.message.contains("not supported on a PostgreSQL registry"), "{}", err.message);
-        assert!(err.hints.iter().any(|h| h.contains("SQLite")), "{:?}", err.hints);
+        assert!(
+            err.message
+                .contains("not supported on a PostgreSQL registry"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.hints.iter().any(|h| h.contains("SQLite")),
+            "{:?}",
+            err.hints
+        );
     }
 
     #[test]
