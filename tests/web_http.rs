@@ -18,7 +18,11 @@ use web_support::{get, post_json};
 /// A registry with fleet `shop` (agents `api`, `web`), three messages — one of them a
 /// broadcast to both, one with hostile HTML — and two events.
 fn seeded(dir: &std::path::Path) -> Utf8PathBuf {
-    let path = Utf8PathBuf::from_path_buf(dir.join("cafleet.db")).expect("utf-8 temp dir");
+    seeded_at(Utf8PathBuf::from_path_buf(dir.join("cafleet.db")).expect("utf-8 temp dir"))
+}
+
+/// [`seeded`] at `path`: a SQLite file or a `postgres://` URL.
+fn seeded_at(path: Utf8PathBuf) -> Utf8PathBuf {
     let mut registry = cafleet::registry::Registry::open(&path).expect("open registry");
     registry
         .write(|tx| {
@@ -94,8 +98,21 @@ fn page_and_assets_are_served_with_a_strict_policy() {
 #[test]
 fn api_lists_fleets_agents_messages_and_events() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let addr = serve(seeded(tmp.path()), None);
+    api_lists_everything(serve(seeded(tmp.path()), None));
+}
 
+/// The same API on a PostgreSQL registry (a schema of its own on `tests/postgres.sh`'s
+/// server; skipped without it, failing under CI).
+#[test]
+fn api_lists_fleets_agents_messages_and_events_on_postgres() {
+    let Some(base) = common::postgres_base() else {
+        return;
+    };
+    let url = Utf8PathBuf::from(common::postgres_schema(&base));
+    api_lists_everything(serve(seeded_at(url), None));
+}
+
+fn api_lists_everything(addr: SocketAddr) {
     let fleets = get("/api/fleets").send(addr).json();
     assert_eq!(fleets[1]["name"], "shop");
     let fleets = serde_json::json!([fleets[1].clone()]);
