@@ -298,6 +298,24 @@ mod tests {
         assert_eq!(program.paste, None);
     }
 
+    /// On a PostgreSQL registry codex opens no folder but the network (its `cafleet`
+    /// calls reach the server), and the URL's password is nowhere on the command line.
+    #[test]
+    fn codex_on_a_postgres_registry_may_reach_the_network() {
+        let s = spec(BackendName::Codex, &["codex", "--", "hi"], "hi");
+        let program = program(&s, Utf8Path::new("postgres://u:secret@db:5432/cafleet"));
+        assert!(
+            program
+                .argv
+                .iter()
+                .any(|a| a == "sandbox_workspace_write.network_access=true"),
+            "{:?}",
+            program.argv
+        );
+        assert!(!program.argv.iter().any(|a| a.contains("writable_roots")));
+        assert!(!program.argv.iter().any(|a| a.contains("secret")));
+    }
+
     #[test]
     fn a_prompt_too_long_for_one_argument_is_pasted_instead() {
         let long = "x".repeat(MAX_ARG_BYTES + 1);
