@@ -4,11 +4,12 @@
 # skipped without the variable, and fail under CI).
 #
 # Installs Debian's `postgresql` when its server binaries are missing, makes a data folder
-# in a temporary directory (`initdb`, trust authentication, nobody else can reach it: it
-# listens on 127.0.0.1 only, on a free private port, with its unix socket in the same
-# temporary directory), starts it, and stops it and removes the folder when the shell that
-# sourced this exits (an EXIT trap). postgres refuses to run as root: as root the server
-# runs as the `postgres` user (made by the Debian package) or `nobody`.
+# in a temporary directory (`initdb`, trust authentication: it listens on 127.0.0.1 only,
+# so only this machine reaches it, on a free private port, with its unix socket in the
+# same temporary directory), starts it, and stops it and removes the folder when the shell
+# that sourced this exits (an EXIT trap; `cafleet_pg_stop` does the same by hand).
+# postgres refuses to run as root: as root the server runs as the `postgres` user (made by
+# the Debian package) or `nobody`.
 set -euo pipefail
 
 pg_bin=""
