@@ -51,6 +51,19 @@ fn ok(h: &Harness, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `fleet delete NAME` when dropped.
+struct Deleted<'a>(&'a Harness, &'a str);
+
+impl Drop for Deleted<'_> {
+    fn drop(&mut self) {
+        let out = self.0.run(&["fleet", "delete", self.1]);
+        if !std::thread::panicking() {
+            assert!(out.status.success(), "{}", transcript(&out));
+            no_secret(&out);
+        }
+    }
+}
+
 fn registry(h: &Harness) -> Registry {
     Registry::open(camino::Utf8Path::new(&h.location())).expect("open the PostgreSQL registry")
 }
@@ -71,6 +84,10 @@ fn messaging_commands_run_on_postgres_and_never_print_the_password() {
         .expect("run");
     no_secret(&out);
     assert!(out.status.success(), "{}", transcript(&out));
+    // The fleet's courier outlives this test's tmux server and HOME on PostgreSQL (its
+    // registry does not vanish with the temp folder): deleting the fleet ends it, even
+    // when an assertion below fails.
+    let _courier = Deleted(&h, "adhoc");
     let created = ok(
         &h,
         &[
@@ -376,6 +393,8 @@ fake = { opener = { to = "pong", text = "ping" }, reply = "ping {n}", max_replie
 "#,
     );
     ok(&h, &["up", &file, "--wait"]);
+    // Ends the courier even when an assertion fails before `down`.
+    let _courier = Deleted(&h, "rally");
     let reg = registry(&h);
     let fleet = reg.require_fleet("rally").unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
