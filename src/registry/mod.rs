@@ -186,18 +186,6 @@ impl Registry {
         &self.db
     }
 
-    /// The SQLite connection, for what only SQLite has (importing a Python registry,
-    /// query plans); on PostgreSQL, `what` is refused with an error that says so.
-    pub(crate) fn sqlite(&self, what: &str) -> Result<&Connection> {
-        match &self.db {
-            Db::Sqlite(db) => Ok(&db.conn),
-            Db::Postgres(_) => Err(Error::failure(format!(
-                "{what} is not supported on a PostgreSQL registry"
-            ))
-            .hint("run it against a SQLite registry (`--db PATH`)")),
-        }
-    }
-
     /// The schema version stored in the registry.
     pub fn schema_version(&self) -> Result<i64> {
         match &self.db {

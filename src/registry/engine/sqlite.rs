@@ -101,8 +101,4 @@ impl SqliteTx<'_> {
     pub(super) fn batch(&self, sql: &str) -> Result<()> {
         Ok(self.0.execute_batch(sql)?)
     }
-    /// The raw connection, for the Python importer (SQLite only).
-    pub(crate) fn raw(&self) -> &Transaction<'_> {
-        &self.0
-    }
 }
