@@ -39,11 +39,13 @@ fn python_cafleet() -> Option<PathBuf> {
 }
 
 fn cafleet(home: &Path, db: &Path, args: &[&str]) -> Output {
+    cafleet_at(home, &format!("sqlite:///{}", db.display()), args)
+}
+
+/// `cafleet ARGS` on the registry at `location` (a `sqlite:///` or `postgres://` URL).
+fn cafleet_at(home: &Path, location: &str, args: &[&str]) -> Output {
     common::cafleet(home)
-        .env(
-            "CAFLEET_DATABASE_URL",
-            format!("sqlite:///{}", db.display()),
-        )
+        .env("CAFLEET_DATABASE_URL", location)
         .args(args)
         .output()
         .expect("run cafleet")
@@ -103,10 +105,34 @@ fn a_python_registry_is_refused_untouched_and_imported_whole() {
         "the Python registry changed"
     );
 
-    // A dry run writes nothing; --apply brings everything over.
     let new = tmp.path().join("cafleet.db");
     let old_arg = old.to_str().expect("utf-8");
-    let dry = ok(&cafleet(&home, &new, &["db", "import-python", old_arg]));
+    imports_whole(
+        &home,
+        &format!("sqlite:///{}", new.display()),
+        old_arg,
+        &old,
+        &before,
+    );
+    // The same into a PostgreSQL registry (a schema of its own on `tests/postgres.sh`'s
+    // server; skipped without it, failing under CI).
+    if let Some(base) = common::postgres_base() {
+        imports_whole(
+            &home,
+            &common::postgres_schema(&base),
+            old_arg,
+            &old,
+            &before,
+        );
+    }
+}
+
+/// A dry run of `db import-python OLD` into the registry at `new` writes nothing;
+/// `--apply` brings every fleet, member and message over; a second import is refused.
+fn imports_whole(home: &Path, new: &str, old_arg: &str, old: &Path, before: &[u8]) {
+    let home = home.to_path_buf();
+    let cafleet = |home: &Path, new: &str, args: &[&str]| cafleet_at(home, new, args);
+    let dry = ok(&cafleet(&home, new, &["db", "import-python", old_arg]));
     assert!(
         dry.starts_with("would import the Python cafleet registry"),
         "{dry}"
@@ -117,17 +143,17 @@ fn a_python_registry_is_refused_untouched_and_imported_whole() {
     );
     assert!(dry.contains("member Director (#1) is `director`"), "{dry}");
     assert!(dry.contains("nothing was written"), "{dry}");
-    let fleets = ok(&cafleet(&home, &new, &["fleet", "list", "--all"]));
+    let fleets = ok(&cafleet(&home, new, &["fleet", "list", "--all"]));
     assert!(!fleets.contains("pyteam"), "a dry run wrote: {fleets}");
 
     let applied = ok(&cafleet(
         &home,
-        &new,
+        new,
         &["db", "import-python", old_arg, "--apply"],
     ));
     assert!(applied.starts_with("imported"), "{applied}");
     assert_eq!(
-        std::fs::read(&old).expect("read"),
+        std::fs::read(old).expect("read"),
         before,
         "the import wrote to its source"
     );
@@ -135,7 +161,7 @@ fn a_python_registry_is_refused_untouched_and_imported_whole() {
     let list = |member: &str| -> serde_json::Value {
         let out = ok(&cafleet(
             &home,
-            &new,
+            new,
             &[
                 "message", "list", "--fleet", "pyteam", "--as", member, "--json",
             ],
@@ -174,7 +200,7 @@ fn a_python_registry_is_refused_untouched_and_imported_whole() {
     // The unread reply waits in the Director's inbox, as it did in Python's `poll`.
     let inbox = ok(&cafleet(
         &home,
-        &new,
+        new,
         &["message", "inbox", "--fleet", "pyteam", "--as", "director"],
     ));
     assert!(
@@ -182,11 +208,7 @@ fn a_python_registry_is_refused_untouched_and_imported_whole() {
         "{inbox}"
     );
 
-    let shown = ok(&cafleet(
-        &home,
-        &new,
-        &["fleet", "show", "pyteam", "--json"],
-    ));
+    let shown = ok(&cafleet(&home, new, &["fleet", "show", "pyteam", "--json"]));
     let shown: serde_json::Value = serde_json::from_str(&shown).expect("json");
     assert_eq!(shown["fleet"]["status"], "down");
     let agents: Vec<String> = shown["agents"]
@@ -208,13 +230,13 @@ fn a_python_registry_is_refused_untouched_and_imported_whole() {
     );
     let events = ok(&cafleet(
         &home,
-        &new,
+        new,
         &["events", "--fleet", "pyteam", "--json"],
     ));
     assert!(events.contains("\"import.python\""), "{events}");
 
     // Once is enough: a second import is refused and changes nothing.
-    let again = cafleet(&home, &new, &["db", "import-python", old_arg, "--apply"]);
+    let again = cafleet(&home, new, &["db", "import-python", old_arg, "--apply"]);
     assert_eq!(again.status.code(), Some(1), "{}", transcript(&again));
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("was already imported"), "{stderr}");

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
+use cafleet::registry::engine::Exec;
 use cafleet::web::{Options, spawn_for_tests};
 use camino::Utf8PathBuf;
 use web_support::{get, post_json};
@@ -17,11 +18,15 @@ use web_support::{get, post_json};
 /// A registry with fleet `shop` (agents `api`, `web`), three messages — one of them a
 /// broadcast to both, one with hostile HTML — and two events.
 fn seeded(dir: &std::path::Path) -> Utf8PathBuf {
-    let path = Utf8PathBuf::from_path_buf(dir.join("cafleet.db")).expect("utf-8 temp dir");
+    seeded_at(Utf8PathBuf::from_path_buf(dir.join("cafleet.db")).expect("utf-8 temp dir"))
+}
+
+/// [`seeded`] at `path`: a SQLite file or a `postgres://` URL.
+fn seeded_at(path: Utf8PathBuf) -> Utf8PathBuf {
     let mut registry = cafleet::registry::Registry::open(&path).expect("open registry");
     registry
         .write(|tx| {
-            tx.execute_batch(
+            tx.batch(
                 "INSERT INTO fleets (id, name, origin, session) VALUES (1, 'shop', 'cli', 'cafleet-shop');
                  INSERT INTO agents (fleet_id, name, role, backend, model, origin) VALUES
                    (1, 'api', 'member', 'fake', 'small', 'cli'),
@@ -93,8 +98,21 @@ fn page_and_assets_are_served_with_a_strict_policy() {
 #[test]
 fn api_lists_fleets_agents_messages_and_events() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let addr = serve(seeded(tmp.path()), None);
+    api_lists_everything(serve(seeded(tmp.path()), None));
+}
 
+/// The same API on a PostgreSQL registry (a schema of its own on `tests/postgres.sh`'s
+/// server; skipped without it, failing under CI).
+#[test]
+fn api_lists_fleets_agents_messages_and_events_on_postgres() {
+    let Some(base) = common::postgres_base() else {
+        return;
+    };
+    let url = Utf8PathBuf::from(common::postgres_schema(&base));
+    api_lists_everything(serve(seeded_at(url), None));
+}
+
+fn api_lists_everything(addr: SocketAddr) {
     let fleets = get("/api/fleets").send(addr).json();
     assert_eq!(fleets[1]["name"], "shop");
     let fleets = serde_json::json!([fleets[1].clone()]);
@@ -212,7 +230,7 @@ fn pane_text_comes_from_the_agents_own_pane() {
         .write(|tx| {
             tx.execute(
                 "UPDATE agents SET pane_id = ?1, status = 'idle' WHERE name = 'api'",
-                [&pane],
+                &[cafleet::registry::engine::Value::from(&pane)],
             )?;
             Ok(())
         })
@@ -259,7 +277,7 @@ fn live_stream_pushes_new_messages() {
     let mut registry = cafleet::registry::Registry::open(&db).expect("open");
     registry
         .write(|tx| {
-            tx.execute_batch(
+            tx.batch(
                 "INSERT INTO messages (fleet_id, sender, recipient, body) VALUES (1, 'web', 'api', X'6869')",
             )?;
             Ok(())
@@ -724,7 +742,7 @@ fn the_operator_has_an_inbox_and_the_page_can_speak_as_the_director() {
         let mut registry = cafleet::registry::Registry::open(&db).expect("open");
         registry
             .write(|tx| {
-                tx.execute_batch(
+                tx.batch(
                     "INSERT INTO agents (fleet_id, name, role, backend, origin) VALUES
                        (1, 'boss', 'director', 'fake', 'cli');",
                 )?;

@@ -3,6 +3,8 @@
 
     stress.py BIN DB --senders 16 --sends 1000 --readers 4
 
+DB is a SQLite file or a postgres:// URL (counted with psql).
+
 The registry must hold fleet `load` (down) with members s0… and r0…: sender i sends
 `--sends` messages to r(i mod readers) while every reader loops `inbox --json` + `ack`
 until the senders are done and its inbox is empty. Prints what was sent, stored, read
@@ -78,10 +80,19 @@ def main():
         t.join()
     total_s = time.monotonic() - start
 
-    con = sqlite3.connect(a.db)
-    stored, distinct, acked = con.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT body), SUM(state = 'acked' AND acked_at IS NOT NULL) "
-        "FROM messages").fetchone()
+    if a.db.startswith(("postgres://", "postgresql://")):
+        # A PostgreSQL registry (bench/postgres.sh): counted with psql.
+        out = subprocess.run(
+            ["psql", a.db, "-At", "-F", " ", "-c",
+             "SELECT COUNT(*), COUNT(DISTINCT body), "
+             "COUNT(*) FILTER (WHERE state = 'acked' AND acked_at IS NOT NULL) FROM messages"],
+            capture_output=True, text=True, check=True)
+        stored, distinct, acked = (int(x) for x in out.stdout.split())
+    else:
+        con = sqlite3.connect(a.db)
+        stored, distinct, acked = con.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT body), SUM(state = 'acked' AND acked_at IS NOT NULL) "
+            "FROM messages").fetchone()
     expected = a.senders * a.sends
     print(f"sends:    {expected} ({a.senders} processes x {a.sends}) in {sent_s:.1f} s, "
           f"{expected / sent_s:.0f}/s")

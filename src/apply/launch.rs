@@ -71,6 +71,17 @@ pub fn program(spec: &LaunchSpec, db: &Utf8Path) -> Program {
         // /tmp; `cafleet message send` must write the registry, its WAL and its lock
         // files, all in the registry's folder. Only that folder is opened, and the
         // network stays closed (delivery to panes is the courier's, outside the sandbox).
+        // On a PostgreSQL registry there is no folder to open: `cafleet` reaches the
+        // server over the network, which the sandbox must then allow.
+        BackendName::Codex if crate::registry::location::is_postgres(db) => {
+            argv.splice(
+                1..1,
+                [
+                    "-c".to_string(),
+                    "sandbox_workspace_write.network_access=true".to_string(),
+                ],
+            );
+        }
         BackendName::Codex => {
             if let Some(folder) = crate::apply::absolute_db(db).parent() {
                 let roots = serde_json::to_string(&[folder.as_str()]).unwrap_or_default();
@@ -295,6 +306,24 @@ mod tests {
         );
         assert!(!program.argv.iter().any(|a| a.contains("network_access")));
         assert_eq!(program.paste, None);
+    }
+
+    /// On a PostgreSQL registry codex opens no folder but the network (its `cafleet`
+    /// calls reach the server), and the URL's password is nowhere on the command line.
+    #[test]
+    fn codex_on_a_postgres_registry_may_reach_the_network() {
+        let s = spec(BackendName::Codex, &["codex", "--", "hi"], "hi");
+        let program = program(&s, Utf8Path::new("postgres://u:secret@db:5432/cafleet"));
+        assert!(
+            program
+                .argv
+                .iter()
+                .any(|a| a == "sandbox_workspace_write.network_access=true"),
+            "{:?}",
+            program.argv
+        );
+        assert!(!program.argv.iter().any(|a| a.contains("writable_roots")));
+        assert!(!program.argv.iter().any(|a| a.contains("secret")));
     }
 
     #[test]

@@ -755,6 +755,9 @@ pub fn end_own_pane(tmux: &Tmux, pane: PaneId) {
 
 /// The registry path written into agents' environment, absolute.
 pub fn absolute_db(path: &Utf8Path) -> Utf8PathBuf {
+    if crate::registry::location::is_postgres(path) {
+        return path.to_owned();
+    }
     std::path::absolute(path.as_std_path())
         .ok()
         .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())

@@ -150,7 +150,9 @@ pub fn cafleet_command(
     let exe = std::env::current_exe()
         .map_err(|err| Error::failure(format!("cannot find the cafleet executable: {err}")))?;
     let mut command = std::process::Command::new(exe);
-    command.arg("--db").arg(db.as_str());
+    if !crate::registry::location::is_postgres(db) {
+        command.arg("--db").arg(db.as_str());
+    }
     if let Some(socket) = tmux_socket {
         command.arg("--tmux-socket").arg(socket);
     }
@@ -189,6 +191,20 @@ pub fn spawn_detached(command: &mut std::process::Command) -> std::io::Result<()
 /// inherits them, also one that left the pane's process group (`setsid`, a daemon), so
 /// they find what `terminate` of the group missed.
 pub const MARKER_VARS: [&str; 3] = ["CAFLEET_DATABASE_URL", "CAFLEET_FLEET", "CAFLEET_MEMBER"];
+
+/// Drops the agent identity ([`MARKER_VARS`]) `command` would inherit — a process that
+/// cafleet starts in the background must not pass for an agent, or `down` would end it —
+/// and gives it the registry again: a PostgreSQL URL, which may carry a password, goes
+/// in the environment (`CAFLEET_DATABASE_URL`), not on a command line every user of the
+/// host can read; a SQLite path is on the command line already ([`cafleet_command`]).
+pub fn forget_identity(command: &mut std::process::Command, db: &camino::Utf8Path) {
+    for var in MARKER_VARS {
+        command.env_remove(var);
+    }
+    if crate::registry::location::is_postgres(db) {
+        command.env(crate::registry::location::DATABASE_URL_ENV, db.as_str());
+    }
+}
 
 /// `pid`'s values of [`MARKER_VARS`], when it has all three.
 pub fn marker_of(pid: u32) -> Option<Vec<String>> {

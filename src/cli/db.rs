@@ -40,11 +40,14 @@ pub fn run(globals: &Globals, cmd: DbCommand) -> Result<ExitCode> {
             let registry = globals.registry()?;
             print(&format!(
                 "registry {} at schema version {}\n",
-                registry.path(),
+                registry.location(),
                 registry.schema_version()?
             ))?;
         }
-        DbCommand::Path => print(&format!("{}\n", globals.db_path()?))?,
+        DbCommand::Path => print(&format!(
+            "{}\n",
+            crate::registry::location::redact(globals.db_path()?.as_str())
+        ))?,
         DbCommand::ImportPython(args) => import_python(globals, &args)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -75,7 +78,7 @@ fn import_python(globals: &Globals, args: &ImportPythonArgs) -> Result<()> {
         },
         summary.source,
         summary.revision.as_deref().unwrap_or("unknown"),
-        registry.path()
+        registry.location()
     );
     if summary.fleets.is_empty() {
         out.push_str("  no fleets\n");

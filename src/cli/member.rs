@@ -620,7 +620,7 @@ fn render_prompt(
         "vars": {},
         "cafleet": {
             "bin": std::env::current_exe().ok().and_then(|p| p.to_str().map(String::from)).unwrap_or_else(|| "cafleet".into()),
-            "db": db_path.as_str(),
+            "db": crate::registry::location::redact(db_path.as_str()),
         },
     });
     let monitor = live

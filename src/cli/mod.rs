@@ -49,12 +49,13 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Globals {
-    /// The registry file (default: $CAFLEET_DATABASE_URL, else
+    /// The registry: a SQLite file, or a PostgreSQL database as
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (default: $CAFLEET_DATABASE_URL, else
     /// $XDG_DATA_HOME/cafleet/cafleet.db, else ~/.local/share/cafleet/cafleet.db)
     #[arg(
         long,
         global = true,
-        value_name = "PATH",
+        value_name = "PATH|URL",
         help_heading = "Global options"
     )]
     pub db: Option<String>,

@@ -38,19 +38,24 @@ fn env(key: &str) -> Option<String> {
 
 pub fn run(globals: &Globals, args: SetupArgs) -> Result<ExitCode> {
     let db = globals.db_path()?;
+    let shown = crate::registry::location::redact(db.as_str()).into_owned();
     if args.dry_run {
-        if db.exists() {
+        if crate::registry::location::is_postgres(&db) {
             print(&format!(
-                "registry  {db} (exists; `cafleet db init` migrates it if needed)\n"
+                "registry  {shown} (PostgreSQL; `cafleet db init` creates its tables if needed)\n"
+            ))?;
+        } else if db.exists() {
+            print(&format!(
+                "registry  {shown} (exists; `cafleet db init` migrates it if needed)\n"
             ))?;
         } else {
-            print(&format!("registry  {db} would be created\n"))?;
+            print(&format!("registry  {shown} would be created\n"))?;
         }
     } else {
         let registry = globals.registry()?;
         print(&format!(
             "registry  {} at schema version {}\n",
-            registry.path(),
+            registry.location(),
             registry.schema_version()?
         ))?;
     }

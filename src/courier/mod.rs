@@ -56,9 +56,7 @@ pub fn ensure(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) -> Result<(
     let mut command = crate::apply::process::cafleet_command(db, tmux_socket)?;
     // Started from an agent's pane (a Director running `up`), it must not carry that
     // agent's identity: `down` ends every process that does.
-    for var in crate::apply::process::MARKER_VARS {
-        command.env_remove(var);
-    }
+    crate::apply::process::forget_identity(&mut command, db);
     command.args(["agent", "courier", "--fleet", fleet]);
     // The courier outlives `up` and must not share its terminal or process group.
     crate::apply::process::spawn_detached(&mut command).map_err(|err| {
@@ -126,6 +124,10 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
         return Ok(format!("a courier already runs for `{}`", fleet.name));
     };
     let pid_path = pid_file(&options.db, &fleet.name);
+    // A PostgreSQL registry's lock folder holds only this file: made on first use.
+    if let Some(dir) = pid_path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
     std::fs::write(&pid_path, format!("{}\n", std::process::id()))
         .map_err(|err| Error::failure(format!("cannot write `{}`: {err}", pid_path.display())))?;
     let tmux = crate::apply::tmux_for(options.tmux_override.as_deref(), &fleet.socket);
@@ -137,7 +139,7 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
         if stop.load(Ordering::Relaxed) {
             break "stopped by a signal".to_string();
         }
-        if !options.db.exists() {
+        if crate::registry::location::is_gone(&options.db) {
             break "the registry file is gone".to_string();
         }
         let version = registry.data_version()?;

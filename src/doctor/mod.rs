@@ -254,6 +254,9 @@ fn check_database(db_path: &Result<Utf8PathBuf>) -> (Check, Option<Inspection>) 
             );
         }
     };
+    // A PostgreSQL URL is printed without its password.
+    let pg = crate::registry::location::is_postgres(path);
+    let shown = crate::registry::location::redact(path.as_str()).into_owned();
     let inspection = match inspect(path) {
         Ok(inspection) => inspection,
         Err(err) => {
@@ -265,41 +268,48 @@ fn check_database(db_path: &Result<Utf8PathBuf>) -> (Check, Option<Inspection>) 
             let check = Check::new(
                 "database",
                 Status::Fail,
-                format!("cannot read `{path}`: {}", err.message),
+                format!("cannot read `{shown}`: {}", err.message),
             )
-            .path(path)
+            .path(&shown)
             .fix(fix);
             return (check, None);
         }
     };
     let check = match &inspection {
+        Inspection::Missing if pg => Check::new(
+            "database",
+            Status::Warn,
+            format!("{shown}: no cafleet tables yet, run `cafleet db init`"),
+        )
+        .path(&shown)
+        .fix("cafleet db init"),
         Inspection::Missing => match creatable(path) {
             Ok(()) => Check::new(
                 "database",
                 Status::Warn,
-                format!("{path}: not created yet, run `cafleet db init`"),
+                format!("{shown}: not created yet, run `cafleet db init`"),
             )
-            .path(path)
+            .path(&shown)
             .fix("cafleet db init"),
             Err(blocker) => Check::new(
                 "database",
                 Status::Fail,
-                format!("{path} cannot be created: `{blocker}` is not a writable folder"),
+                format!("{shown} cannot be created: `{blocker}` is not a writable folder"),
             )
-            .path(path)
+            .path(&shown)
             .fix("pass --db PATH (or set CAFLEET_DATABASE_URL) to a writable location"),
         },
         Inspection::Python { revision } => Check::new(
             "database",
             Status::Fail,
             format!(
-                "{path} is a registry of the Python cafleet (alembic revision {}), which this cafleet cannot use in place",
+                "{shown} is a registry of the Python cafleet (alembic revision {}), which this cafleet cannot use in place",
                 revision.as_deref().unwrap_or("unknown")
             ),
         )
-        .path(path)
+        .path(&shown)
         .fix(format!(
-            "cafleet --db NEW.db db import-python {path} (dry run; add --apply), then use NEW.db"
+            "cafleet --db NEW.db db import-python {shown} (dry run; add --apply), then use NEW.db"
         )),
         Inspection::Present { schema_version, .. } => {
             let version = schema_version.to_string();
@@ -308,19 +318,19 @@ fn check_database(db_path: &Result<Utf8PathBuf>) -> (Check, Option<Inspection>) 
                     "database",
                     Status::Fail,
                     format!(
-                        "{path}: schema version {schema_version} is newer than this cafleet knows ({SCHEMA_VERSION})"
+                        "{shown}: schema version {schema_version} is newer than this cafleet knows ({SCHEMA_VERSION})"
                     ),
                 )
                 .fix("upgrade cafleet, or pass --db PATH to use another registry")
-            } else if !writable(path.as_std_path()) {
-                Check::new("database", Status::Fail, format!("{path} is read-only"))
-                    .fix(format!("chmod u+w {path}"))
+            } else if !pg && !writable(path.as_std_path()) {
+                Check::new("database", Status::Fail, format!("{shown} is read-only"))
+                    .fix(format!("chmod u+w {shown}"))
             } else if *schema_version < SCHEMA_VERSION {
                 Check::new(
                     "database",
                     Status::Warn,
                     format!(
-                        "{path}: schema version {schema_version}, migrated to {SCHEMA_VERSION} on next use"
+                        "{shown}: schema version {schema_version}, migrated to {SCHEMA_VERSION} on next use"
                     ),
                 )
                 .fix("cafleet db init")
@@ -328,10 +338,10 @@ fn check_database(db_path: &Result<Utf8PathBuf>) -> (Check, Option<Inspection>) 
                 Check::new(
                     "database",
                     Status::Ok,
-                    format!("{path} (schema version {schema_version})"),
+                    format!("{shown} (schema version {schema_version})"),
                 )
             };
-            check.path(path).version(version)
+            check.path(&shown).version(version)
         }
     };
     (check, Some(inspection))

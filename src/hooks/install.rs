@@ -101,6 +101,7 @@ pub fn plugin_path(db: &Utf8Path) -> Utf8PathBuf {
         .or_else(|| var("HOME").map(|home| Utf8PathBuf::from(home).join(".cache")));
     let folder = match cache {
         Some(cache) => cache.join("cafleet"),
+        None if crate::registry::location::is_postgres(db) => Utf8PathBuf::from("."),
         None => db.parent().unwrap_or_else(|| Utf8Path::new(".")).to_owned(),
     };
     folder.join("hooks").join("cafleet-opencode-state.js")

@@ -118,7 +118,7 @@ pub fn run(options: Options, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Resu
             break "stopped by a signal".to_string();
         }
         // Deleted under us (a test's temp folder, a purge by hand): nothing left to watch.
-        if !options.db.exists() {
+        if crate::registry::location::is_gone(&options.db) {
             return Ok("the registry file is gone".to_string());
         }
         let Some(fleet) = registry.fleet_by_name(&options.fleet)? else {

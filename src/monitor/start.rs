@@ -17,9 +17,7 @@ pub fn ensure(db: &Utf8Path, tmux_socket: Option<&str>, fleet: &str) -> Result<b
     let mut command = crate::apply::process::cafleet_command(db, tmux_socket)?;
     // Run from a Director's pane, it must not carry that agent's identity: `down` ends
     // every process that does, and this one is ended through its lock instead.
-    for var in crate::apply::process::MARKER_VARS {
-        command.env_remove(var);
-    }
+    crate::apply::process::forget_identity(&mut command, db);
     command.args(["monitor", "start", "--fleet", fleet]);
     crate::apply::process::spawn_detached(&mut command).map_err(|err| {
         Error::failure(format!("cannot start the monitor loop of `{fleet}`: {err}"))

@@ -80,10 +80,17 @@ pub fn plan(
     let edited = match agent {
         Agent::Claude => claude::edit(&path, text)?,
         Agent::Codex => {
-            let folder = crate::apply::absolute_db(registry)
-                .parent()
-                .map(Utf8Path::to_owned)
-                .unwrap_or_default();
+            // A PostgreSQL registry has no folder; this host's folder for it holds the
+            // courier's pid file only.
+            let folder = if crate::registry::location::is_postgres(registry) {
+                Utf8PathBuf::from_path_buf(crate::registry::lock::lock_dir(registry))
+                    .unwrap_or_default()
+            } else {
+                crate::apply::absolute_db(registry)
+                    .parent()
+                    .map(Utf8Path::to_owned)
+                    .unwrap_or_default()
+            };
             codex::edit(&path, text, &folder)?
         }
         Agent::Opencode => opencode::edit(&path, text)?,

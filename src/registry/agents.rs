@@ -1,10 +1,10 @@
 //! Agent rows: one per agent a fleet has had, with its pane, its launch spec and its state.
 //! Rows are never deleted by normal operation; a dropped agent becomes `removed`.
 
-use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::Registry;
+use super::engine::{Exec, Row, params};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,7 +69,7 @@ const COLUMNS: &str = "id, fleet_id, name, role, backend, model, description, or
                        pane_id, pane_pid, status, status_reason, status_since, created_at, \
                        status_signal, hook_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<AgentRow> {
+fn from_row(row: &Row) -> Result<AgentRow> {
     Ok(AgentRow {
         id: row.get(0)?,
         fleet_id: row.get(1)?,
@@ -112,19 +112,12 @@ impl Registry {
     /// Every agent of a fleet, including stopped and removed ones, oldest first.
     pub fn agents(&self, fleet_id: i64) -> Result<Vec<AgentRow>> {
         let sql = format!("SELECT {COLUMNS} FROM agents WHERE fleet_id = ?1 ORDER BY id");
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map([fleet_id], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db().rows(&sql, params![fleet_id], from_row)
     }
 
     pub fn agent(&self, fleet_id: i64, name: &str) -> Result<Option<AgentRow>> {
         let sql = format!("SELECT {COLUMNS} FROM agents WHERE fleet_id = ?1 AND name = ?2");
-        Ok(self
-            .conn()
-            .query_row(&sql, params![fleet_id, name], from_row)
-            .optional()?)
+        self.db().row(&sql, params![fleet_id, name], from_row)
     }
 
     /// The agent named `name`, or a not-found error listing the fleet's agents.
@@ -176,11 +169,10 @@ impl Registry {
                     agent.spec_json
                 ],
             )?;
-            Ok(tx.query_row(
+            tx.value(
                 "SELECT id FROM agents WHERE fleet_id = ?1 AND name = ?2",
                 params![agent.fleet_id, agent.name],
-                |r| r.get(0),
-            )?)
+            )
         })
     }
 
@@ -191,7 +183,7 @@ impl Registry {
         pane_id: &str,
         pane_pid: Option<i64>,
     ) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "UPDATE agents SET pane_id = ?2, pane_pid = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE id = ?1",
             params![agent_id, pane_id, pane_pid],
@@ -245,13 +237,11 @@ impl Registry {
         reason: &str,
     ) -> Result<Option<String>> {
         self.write(|tx| {
-            let before: Option<(String, Option<String>)> = tx
-                .query_row(
-                    "SELECT status, pane_id FROM agents WHERE id = ?1",
-                    [agent_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+            let before: Option<(String, Option<String>)> = tx.row(
+                "SELECT status, pane_id FROM agents WHERE id = ?1",
+                params![agent_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let Some((before, pane_id)) = before else {
                 return Ok(None);
             };
@@ -259,7 +249,7 @@ impl Registry {
             let settled = matches!(before.as_str(), "stopped" | "removed" | "dead");
             tx.execute(
                 "UPDATE agents SET hook_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
-                [agent_id],
+                params![agent_id],
             )?;
             if !ours || settled {
                 return Ok(None);
@@ -289,7 +279,7 @@ impl Registry {
         clear_pane: bool,
         signal: Signal,
     ) -> Result<bool> {
-        let changed = self.conn().execute(
+        let changed = self.db().execute(
             "UPDATE agents SET
                 status_since = CASE WHEN status = ?3 THEN status_since
                                     ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
@@ -297,7 +287,7 @@ impl Registry {
                 pane_id = CASE WHEN ?5 THEN NULL ELSE pane_id END,
                 pane_pid = CASE WHEN ?5 THEN NULL ELSE pane_pid END,
                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE id = ?1 AND (?2 IS NULL OR pane_id = ?2)",
+             WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR pane_id = ?2)",
             params![
                 agent_id,
                 only_if_pane,
@@ -314,15 +304,12 @@ impl Registry {
 impl Registry {
     /// Unread (queued or notified) messages per recipient of a fleet.
     pub fn unread_counts(&self, fleet_id: i64) -> Result<std::collections::HashMap<String, i64>> {
-        let mut stmt = self.conn().prepare_cached(
+        let rows = self.db().rows(
             "SELECT recipient, COUNT(*) FROM messages INDEXED BY messages_unread
              WHERE fleet_id = ?1 AND state IN ('queued', 'notified') GROUP BY recipient",
+            params![fleet_id],
+            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
         )?;
-        let rows = stmt
-            .query_map([fleet_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        Ok(rows.into_iter().collect())
     }
 }

@@ -1,10 +1,10 @@
 //! The audit timeline: every up/down step, spawn, kill, restart, drift decision, nudge and
 //! delivery, oldest first.
 
-use rusqlite::{Row, params};
 use serde::Serialize;
 
 use super::Registry;
+use super::engine::{Exec, Row, params};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize)]
@@ -17,7 +17,7 @@ pub struct EventRow {
     pub created_at: String,
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+fn from_row(row: &Row) -> Result<EventRow> {
     let detail: String = row.get(4)?;
     Ok(EventRow {
         id: row.get(0)?,
@@ -38,7 +38,7 @@ impl Registry {
         kind: &str,
         detail: serde_json::Value,
     ) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO events (fleet_id, agent, kind, detail) VALUES (?1, ?2, ?3, ?4)",
             params![fleet_id, agent, kind, detail.to_string()],
         )?;
@@ -53,32 +53,29 @@ impl Registry {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<EventRow>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().rows(
             "SELECT e.id, f.name, e.agent, e.kind, e.detail, e.created_at
              FROM events e LEFT JOIN fleets f ON f.id = e.fleet_id
-             WHERE e.id > ?1 AND (?2 IS NULL OR e.fleet_id = ?2) AND (?3 IS NULL OR e.created_at >= ?3)
+             WHERE e.id > ?1 AND (CAST(?2 AS BIGINT) IS NULL OR e.fleet_id = ?2)
+               AND (CAST(?3 AS TEXT) IS NULL OR e.created_at >= ?3)
              ORDER BY e.id LIMIT ?4",
-        )?;
-        let rows = stmt
-            .query_map(params![after_id, fleet_id, since, limit], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            params![after_id, fleet_id, since, limit],
+            from_row,
+        )
     }
 }
 
 impl Registry {
     /// The newest `limit` events of one fleet, oldest first (the web UI's event log).
     pub fn recent_events(&self, fleet_id: i64, limit: i64) -> Result<Vec<EventRow>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().rows(
             "SELECT * FROM (
                 SELECT e.id, f.name, e.agent, e.kind, e.detail, e.created_at
                 FROM events e LEFT JOIN fleets f ON f.id = e.fleet_id
                 WHERE e.fleet_id = ?1 ORDER BY e.id DESC LIMIT ?2
-             ) ORDER BY 1",
-        )?;
-        let rows = stmt
-            .query_map(params![fleet_id, limit], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+             ) AS recent ORDER BY 1",
+            params![fleet_id, limit],
+            from_row,
+        )
     }
 }

@@ -5,10 +5,10 @@
 //! only (one per name); [`Registry::history_fleet`] also finds a deleted one, for the
 //! commands that read history.
 
-use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::Registry;
+use super::engine::{Exec, Row, params};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize)]
@@ -29,7 +29,7 @@ pub struct FleetRow {
 const COLUMNS: &str =
     "id, name, origin, manifest_path, session, socket, status, created_at, updated_at, deleted_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<FleetRow> {
+fn from_row(row: &Row) -> Result<FleetRow> {
     Ok(FleetRow {
         id: row.get(0)?,
         name: row.get(1)?,
@@ -57,27 +57,19 @@ impl Registry {
     /// The live (not deleted) fleet called `name`.
     pub fn fleet_by_name(&self, name: &str) -> Result<Option<FleetRow>> {
         let sql = format!("SELECT {COLUMNS} FROM fleets WHERE name = ?1 AND deleted_at IS NULL");
-        Ok(self.conn().query_row(&sql, [name], from_row).optional()?)
+        self.db().row(&sql, params![name], from_row)
     }
 
     /// The live fleets, by name.
     pub fn fleets(&self) -> Result<Vec<FleetRow>> {
         let sql = format!("SELECT {COLUMNS} FROM fleets WHERE deleted_at IS NULL ORDER BY name");
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map([], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db().rows(&sql, &[], from_row)
     }
 
     /// Every fleet, deleted ones too, by name and then age (`fleet list --all`).
     pub fn all_fleets(&self) -> Result<Vec<FleetRow>> {
         let sql = format!("SELECT {COLUMNS} FROM fleets ORDER BY name, id");
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map([], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db().rows(&sql, &[], from_row)
     }
 
     /// The fleet whose history a reader means by `name`: the live one, else the most
@@ -87,7 +79,7 @@ impl Registry {
             "SELECT {COLUMNS} FROM fleets WHERE name = ?1
              ORDER BY deleted_at IS NOT NULL, id DESC LIMIT 1"
         );
-        match self.conn().query_row(&sql, [name], from_row).optional()? {
+        match self.db().row(&sql, params![name], from_row)? {
             Some(fleet) => Ok(fleet),
             None => self.require_fleet(name),
         }
@@ -128,16 +120,15 @@ impl Registry {
                     fleet.socket
                 ],
             )?;
-            Ok(tx.query_row(
+            tx.value(
                 "SELECT id FROM fleets WHERE name = ?1 AND deleted_at IS NULL",
-                [fleet.name],
-                |r| r.get(0),
-            )?)
+                params![fleet.name],
+            )
         })
     }
 
     pub fn set_fleet_status(&mut self, fleet_id: i64, status: &str) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "UPDATE fleets SET status = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
             params![fleet_id, status],
         )?;
@@ -147,11 +138,11 @@ impl Registry {
     /// Marks a fleet deleted: it leaves every live listing and frees its name, and its
     /// agents, messages and events stay for the history readers.
     pub fn mark_fleet_deleted(&mut self, fleet_id: i64) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "UPDATE fleets SET status = 'down', deleted_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE id = ?1 AND deleted_at IS NULL",
-            [fleet_id],
+            params![fleet_id],
         )?;
         Ok(())
     }
@@ -161,18 +152,14 @@ impl Registry {
         let sql = format!(
             "SELECT {COLUMNS} FROM fleets WHERE name = ?1 AND deleted_at IS NOT NULL ORDER BY id"
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map([name], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db().rows(&sql, params![name], from_row)
     }
 
     /// Erases a fleet and, by cascade, its agents, messages, events and monitor state.
     /// Their ids are never handed out again.
     pub fn purge_fleet(&mut self, fleet_id: i64) -> Result<()> {
-        self.conn()
-            .execute("DELETE FROM fleets WHERE id = ?1", [fleet_id])?;
+        self.db()
+            .execute("DELETE FROM fleets WHERE id = ?1", params![fleet_id])?;
         Ok(())
     }
 }
@@ -194,7 +181,10 @@ mod tests {
 
     #[test]
     fn a_deleted_fleet_keeps_its_history_and_frees_its_name() {
-        let mut reg = Registry::in_memory().unwrap();
+        crate::registry::testing::each_engine(deleted_fleet_keeps_history);
+    }
+
+    fn deleted_fleet_keeps_history(mut reg: Registry) {
         let old = new_fleet(&mut reg, "shop");
         let first = reg
             .insert_message(old, "a", "b", b"one", "message")
@@ -220,7 +210,10 @@ mod tests {
 
     #[test]
     fn ids_are_never_reused_after_a_purge() {
-        let mut reg = Registry::in_memory().unwrap();
+        crate::registry::testing::each_engine(ids_not_reused);
+    }
+
+    fn ids_not_reused(mut reg: Registry) {
         let old = new_fleet(&mut reg, "shop");
         let message = reg
             .insert_message(old, "a", "b", b"one", "message")

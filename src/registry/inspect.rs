@@ -1,17 +1,20 @@
-//! A read-only look at a registry file for `cafleet doctor`: whether it exists, its
-//! schema version and the monitors it says are running. Unlike `Registry::open` this never
-//! creates, migrates or writes the file, so a diagnosis changes nothing.
+//! A read-only look at a registry for `cafleet doctor`: whether it exists, its schema
+//! version and the monitors it says are running. Unlike `Registry::open` this never
+//! creates, migrates or writes the file (or, on PostgreSQL, the tables), so a diagnosis
+//! changes nothing.
 
 use camino::Utf8Path;
 use rusqlite::{Connection, OpenFlags};
 
+use super::engine::{Db, Exec};
 use super::{SCHEMA_VERSION, describe_sqlite_error};
 use crate::error::Result;
 
 /// What is at the registry location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inspection {
-    /// No file there yet; the first command that needs it creates it.
+    /// No file there yet (no cafleet tables in a PostgreSQL database); the first command
+    /// that needs it creates it.
     Missing,
     /// A registry of the Python cafleet, at this alembic revision: cafleet refuses it
     /// and offers `db import-python`.
@@ -34,6 +37,23 @@ pub struct RunningMonitor {
 
 /// Inspects the registry at `path` without creating or changing it.
 pub fn inspect(path: &Utf8Path) -> Result<Inspection> {
+    if super::engine::postgres::is_url(path.as_str()) {
+        let client = super::engine::postgres::connect(path.as_str())?;
+        let db = Db::Postgres(Box::new(super::engine::postgres::Postgres::new(client)));
+        let schema_version = super::postgres_version(&db)?;
+        if schema_version == 0 {
+            return Ok(Inspection::Missing);
+        }
+        let monitors = if schema_version <= SCHEMA_VERSION {
+            running_monitors(&db)?
+        } else {
+            Vec::new()
+        };
+        return Ok(Inspection::Present {
+            schema_version,
+            monitors,
+        });
+    }
     if !path.as_std_path().exists() {
         return Ok(Inspection::Missing);
     }
@@ -53,7 +73,7 @@ pub fn inspect(path: &Utf8Path) -> Result<Inspection> {
         return Ok(Inspection::Python { revision });
     }
     let monitors = if (1..=SCHEMA_VERSION).contains(&schema_version) {
-        running_monitors(&conn).map_err(describe_sqlite_error)?
+        running_monitors(&Db::Sqlite(super::engine::sqlite::Sqlite::new(conn)))?
     } else {
         Vec::new()
     };
@@ -63,20 +83,20 @@ pub fn inspect(path: &Utf8Path) -> Result<Inspection> {
     })
 }
 
-fn running_monitors(conn: &Connection) -> rusqlite::Result<Vec<RunningMonitor>> {
-    let mut stmt = conn.prepare(
+fn running_monitors(db: &Db) -> Result<Vec<RunningMonitor>> {
+    db.rows(
         "SELECT f.name, m.pid, m.last_tick_at FROM monitors m \
          JOIN fleets f ON f.id = m.fleet_id \
          WHERE m.status = 'running' ORDER BY f.name",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok(RunningMonitor {
-            fleet: row.get(0)?,
-            pid: row.get(1)?,
-            last_tick_at: row.get(2)?,
-        })
-    })?;
-    rows.collect()
+        &[],
+        |row| {
+            Ok(RunningMonitor {
+                fleet: row.get(0)?,
+                pid: row.get(1)?,
+                last_tick_at: row.get(2)?,
+            })
+        },
+    )
 }
 
 #[cfg(test)]
@@ -85,6 +105,7 @@ mod tests {
 
     use super::*;
     use crate::registry::Registry;
+    use crate::registry::engine::Exec;
 
     #[test]
     fn missing_file_is_not_created() {
@@ -99,10 +120,28 @@ mod tests {
     fn reads_version_and_running_monitors() {
         let tmp = tempfile::tempdir().unwrap();
         let path = Utf8PathBuf::from_path_buf(tmp.path().join("cafleet.db")).unwrap();
-        let mut registry = Registry::open(&path).unwrap();
+        reads_version_and_monitors_at(&path);
+    }
+
+    #[test]
+    fn reads_a_postgres_registry_without_creating_it() {
+        let Some(url) = crate::registry::testing::postgres_url() else {
+            return;
+        };
+        assert_eq!(inspect(&url).unwrap(), Inspection::Missing);
+        assert_eq!(
+            inspect(&url).unwrap(),
+            Inspection::Missing,
+            "created nothing"
+        );
+        reads_version_and_monitors_at(&url);
+    }
+
+    fn reads_version_and_monitors_at(path: &Utf8Path) {
+        let mut registry = Registry::open(path).unwrap();
         registry
             .write(|tx| {
-                tx.execute_batch(
+                tx.batch(
                     "INSERT INTO fleets (id, name, origin, session) VALUES \
                        (1, 'shop', 'cli', 'cafleet-shop'), (2, 'idle', 'cli', 'cafleet-idle');
                      INSERT INTO monitors (fleet_id, pid, status) VALUES \
@@ -115,7 +154,7 @@ mod tests {
         let Inspection::Present {
             schema_version,
             monitors,
-        } = inspect(&path).unwrap()
+        } = inspect(path).unwrap()
         else {
             panic!("registry should be present");
         };

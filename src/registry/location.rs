@@ -1,5 +1,10 @@
-//! Where the registry file lives: `--db`, else `CAFLEET_DATABASE_URL`, else
-//! `$XDG_DATA_HOME/cafleet/cafleet.db`, else `~/.local/share/cafleet/cafleet.db`.
+//! Where the registry lives: `--db`, else `CAFLEET_DATABASE_URL`, else
+//! `$XDG_DATA_HOME/cafleet/cafleet.db`, else `~/.local/share/cafleet/cafleet.db`. A
+//! `postgres://` (or `postgresql://`) URL selects a PostgreSQL registry; it is carried as
+//! given (the same type as a path) and printed only through [`redact`], which hides its
+//! password.
+
+use std::borrow::Cow;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -16,7 +21,7 @@ pub fn resolve(flag: Option<&str>) -> Result<Utf8PathBuf> {
 /// files whichever name a command was given (`--db link.db` and `--db real.db` once ran
 /// two `up`s of one fleet at the same time).
 fn canonical(path: &Utf8Path) -> Utf8PathBuf {
-    if path.as_str() == ":memory:" {
+    if path.as_str() == ":memory:" || is_postgres(path) {
         return path.to_owned();
     }
     let real = std::fs::canonicalize(path).or_else(|_| {
@@ -44,7 +49,7 @@ pub fn resolve_with(
     if let Some(url) = env(DATABASE_URL_ENV).filter(|u| !u.is_empty()) {
         return parse_location(&url, home().as_deref()).map_err(|err| {
             err.hint(format!(
-                "{DATABASE_URL_ENV} takes `sqlite:///abs/path.db` or a plain path"
+                "{DATABASE_URL_ENV} takes `sqlite:///abs/path.db`, a plain path or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`"
             ))
         });
     }
@@ -59,8 +64,11 @@ pub fn resolve_with(
 }
 
 /// Accepts `sqlite:///abs/path`, `sqlite:////abs/path` (the Python tool's form),
-/// `sqlite:///~/path`, a plain path and `~/path`.
+/// `sqlite:///~/path`, a plain path and `~/path`, and a `postgres://` URL as it is.
 fn parse_location(raw: &str, home: Option<&str>) -> Result<Utf8PathBuf> {
+    if super::engine::postgres::is_url(raw) {
+        return Ok(Utf8PathBuf::from(raw));
+    }
     let path = match raw.strip_prefix("sqlite://") {
         Some(rest) => {
             let rest = rest.split('?').next().unwrap_or_default();
@@ -75,12 +83,62 @@ fn parse_location(raw: &str, home: Option<&str>) -> Result<Utf8PathBuf> {
             }
         }
         None if raw.contains("://") => {
-            return Err(Error::usage(format!("`{raw}` is not a SQLite location"))
-                .hint("only `sqlite:///path` URLs are supported"));
+            return Err(Error::usage(format!(
+                "`{}` is not a SQLite or PostgreSQL location",
+                redact(raw)
+            ))
+            .hint("use `sqlite:///path`, a plain path, or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`"));
         }
         None => raw.to_string(),
     };
     expand_tilde(&path, home)
+}
+
+/// Whether the registry file at `location` was deleted (the loops that watch a registry
+/// stop then); a PostgreSQL registry is never gone this way.
+pub fn is_gone(location: &Utf8Path) -> bool {
+    !is_postgres(location) && !location.exists()
+}
+
+/// Whether the registry at `location` is a PostgreSQL database.
+pub fn is_postgres(location: &Utf8Path) -> bool {
+    super::engine::postgres::is_url(location.as_str())
+}
+
+/// `location` as it may be printed: the password of a URL (`user:PASSWORD@`, and a
+/// `password=` parameter) becomes `***`. A path is returned as it is.
+pub fn redact(location: &str) -> Cow<'_, str> {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return Cow::Borrowed(location);
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => Cow::Owned(format!("{user}:***@{host}")),
+            None => Cow::Borrowed(authority),
+        },
+        None => Cow::Borrowed(authority),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}=***")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            Cow::Owned(format!("{path}?{}", query.join("&")))
+        }
+        None => Cow::Borrowed(tail),
+    };
+    if matches!((&authority, &tail), (Cow::Borrowed(_), Cow::Borrowed(_))) {
+        return Cow::Borrowed(location);
+    }
+    Cow::Owned(format!("{scheme}://{authority}{tail}"))
 }
 
 pub(crate) fn expand_tilde(path: &str, home: Option<&str>) -> Result<Utf8PathBuf> {
@@ -147,10 +205,54 @@ mod tests {
 
     #[test]
     fn bad_urls_are_usage_errors() {
-        for url in ["postgres://x/y", "sqlite://", "sqlite:///"] {
+        for url in ["mysql://x/y", "sqlite://", "sqlite:///"] {
             let got = resolve_with(None, env(&[("CAFLEET_DATABASE_URL", url)]));
             assert!(got.is_err(), "{url}");
         }
+    }
+
+    #[test]
+    fn postgres_urls_select_postgres_as_given() {
+        for url in [
+            "postgres://u:secret@db.example:5433/cafleet",
+            "postgresql://u@localhost/cafleet?options=-csearch_path%3Dteam",
+        ] {
+            let got = resolve_with(None, env(&[("CAFLEET_DATABASE_URL", url)])).unwrap();
+            assert_eq!(got, url);
+            assert!(is_postgres(&got));
+            assert_eq!(resolve(Some(url)).unwrap(), url, "not made a path");
+        }
+        assert!(!is_postgres(Utf8Path::new("/tmp/postgres://x")));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let cases = [
+            (
+                "postgres://u:s3cr%40t@db:5433/cafleet",
+                "postgres://u:***@db:5433/cafleet",
+            ),
+            (
+                "postgresql://u:p@ss@host/db?sslmode=disable",
+                "postgresql://u:***@host/db?sslmode=disable",
+            ),
+            (
+                "postgres://host/db?user=u&password=hunter2&x=1",
+                "postgres://host/db?user=u&password=***&x=1",
+            ),
+            ("postgres://u@host/db", "postgres://u@host/db"),
+            ("/home/u/cafleet.db", "/home/u/cafleet.db"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact(url), want, "{url}");
+        }
+        let err = resolve_with(
+            None,
+            env(&[("CAFLEET_DATABASE_URL", "mysql://u:hunter2@h/d")]),
+        )
+        .unwrap_err()
+        .render();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

@@ -7,10 +7,10 @@
 //! read or acknowledged: the queries here take the speaking member and enforce that, so
 //! the CLI and the web UI cannot forget to.
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 
 use super::Registry;
+use super::engine::{Exec, Row, Tx, params};
 use crate::error::{Error, Result};
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -55,25 +55,15 @@ impl MessageRow {
 pub(super) const COLUMNS: &str = "id, fleet_id, sender, recipient, body, kind, state, state_reason, broadcast_id, \
                        created_at, notified_at, read_at, acked_at";
 
-/// A body as stored: cafleet writes BLOBs, but a row written by another tool (or by hand
-/// with `sqlite3`) may hold TEXT; both are the same bytes.
-fn body_bytes(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
-    use rusqlite::types::ValueRef;
-    match row.get_ref(index)? {
-        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => Ok(bytes.to_vec()),
-        ValueRef::Null => Ok(Vec::new()),
-        ValueRef::Integer(n) => Ok(n.to_string().into_bytes()),
-        ValueRef::Real(x) => Ok(x.to_string().into_bytes()),
-    }
-}
-
-pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+pub(super) fn from_row(row: &Row) -> Result<MessageRow> {
     Ok(MessageRow {
         id: row.get(0)?,
         fleet_id: row.get(1)?,
         sender: row.get(2)?,
         recipient: row.get(3)?,
-        body: body_bytes(row, 4)?,
+        // cafleet writes bytes, but a row written by another tool (or by hand with
+        // `sqlite3`) may hold text: the same bytes.
+        body: row.bytes(4),
         kind: row.get(5)?,
         state: row.get(6)?,
         state_reason: row.get(7)?,
@@ -138,7 +128,7 @@ impl Registry {
             )?;
             tx.execute(
                 "UPDATE messages SET broadcast_id = ?1 WHERE id = ?1",
-                [first],
+                params![first],
             )?;
             out.push((recipients[0].clone(), first));
             for recipient in &recipients[1..] {
@@ -160,10 +150,7 @@ impl Registry {
     /// One message by id, whoever it belongs to (for the broker, not for members).
     pub fn message(&self, fleet_id: i64, id: i64) -> Result<Option<MessageRow>> {
         let sql = format!("SELECT {COLUMNS} FROM messages WHERE fleet_id = ?1 AND id = ?2");
-        Ok(self
-            .conn()
-            .query_row(&sql, params![fleet_id, id], from_row)
-            .optional()?)
+        self.db().row(&sql, params![fleet_id, id], from_row)
     }
 
     /// Messages by id, whoever they belong to, in id order; missing ids are skipped.
@@ -225,12 +212,11 @@ impl Registry {
 
     /// How many unread messages `member` has (no state changes).
     pub fn unread_count(&self, fleet_id: i64, member: &str) -> Result<i64> {
-        Ok(self.conn().query_row(
+        self.db().value(
             "SELECT count(*) FROM messages
              WHERE fleet_id = ?1 AND recipient = ?2 AND state IN ('queued', 'notified')",
             params![fleet_id, member],
-            |r| r.get(0),
-        )?)
+        )
     }
 
     /// Marks messages `acked`. Every id must exist in the fleet and be addressed to
@@ -245,9 +231,7 @@ impl Registry {
         self.write(|tx| {
             let sql = format!("SELECT {COLUMNS} FROM messages WHERE fleet_id = ?1 AND id = ?2");
             for &id in ids {
-                let row = tx
-                    .query_row(&sql, params![fleet_id, id], from_row)
-                    .optional()?;
+                let row = tx.row(&sql, params![fleet_id, id], from_row)?;
                 match row {
                     None => return Err(message_not_found(id)),
                     Some(row) if row.recipient != member => {
@@ -267,9 +251,9 @@ impl Registry {
                             read_at = COALESCE(read_at, {NOW}), acked_at = {NOW}
                          WHERE id = ?1 AND state <> 'acked'"
                     ),
-                    [id],
+                    params![id],
                 )?;
-                out.push(tx.query_row(&sql, params![fleet_id, id], from_row)?);
+                out.extend(tx.row(&sql, params![fleet_id, id], from_row)?);
             }
             Ok(out)
         })
@@ -305,34 +289,33 @@ impl Registry {
             )
         } else {
             (
-                "sender = ?2 AND ?4 IS NULL",
-                "recipient = ?2 AND ?4 IS NULL",
+                "sender = ?2 AND CAST(?4 AS TEXT) IS NULL",
+                "recipient = ?2 AND CAST(?4 AS TEXT) IS NULL",
             )
         };
         let sql = format!(
             "SELECT * FROM (
                 SELECT {COLUMNS} FROM messages
-                WHERE fleet_id = ?1 AND {mine} AND (?3 IS NULL OR state = ?3)
+                WHERE fleet_id = ?1 AND {mine} AND (CAST(?3 AS TEXT) IS NULL OR state = ?3)
                 UNION ALL
                 SELECT {COLUMNS} FROM messages
-                WHERE fleet_id = ?1 AND {theirs} AND sender <> ?2 AND (?3 IS NULL OR state = ?3)
+                WHERE fleet_id = ?1 AND {theirs} AND sender <> ?2
+                  AND (CAST(?3 AS TEXT) IS NULL OR state = ?3)
                 ORDER BY id DESC LIMIT ?5
-             ) ORDER BY id"
+             ) AS listed ORDER BY id"
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(
-                params![
-                    fleet_id,
-                    member,
-                    filter.state,
-                    filter.with,
-                    filter.limit.unwrap_or(-1)
-                ],
-                from_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db().rows(
+            &sql,
+            params![
+                fleet_id,
+                member,
+                filter.state,
+                filter.with,
+                // No limit: PostgreSQL refuses SQLite's `LIMIT -1`.
+                filter.limit.unwrap_or(i64::MAX)
+            ],
+            from_row,
+        )
     }
 
     /// The `queued` messages addressed to `recipient`, oldest first: what is still to be
@@ -342,36 +325,28 @@ impl Registry {
             "SELECT {COLUMNS} FROM messages
              WHERE fleet_id = ?1 AND recipient = ?2 AND state = 'queued' ORDER BY id"
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![fleet_id, recipient], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db().rows(&sql, params![fleet_id, recipient], from_row)
     }
 
     /// The recipients that have `queued` messages, for redelivery sweeps.
     pub fn recipients_with_pending(&self, fleet_id: i64) -> Result<Vec<String>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().rows(
             "SELECT DISTINCT recipient FROM messages WHERE fleet_id = ?1 AND state = 'queued'
              ORDER BY recipient",
-        )?;
-        let rows = stmt
-            .query_map([fleet_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(rows)
+            params![fleet_id],
+            |r| r.get(0),
+        )
     }
 
     /// Each recipient with `queued` messages and the newest of their ids, for the
     /// courier: a new id means a message nobody has tried to announce yet.
     pub fn newest_pending(&self, fleet_id: i64) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().rows(
             "SELECT recipient, MAX(id) FROM messages WHERE fleet_id = ?1 AND state = 'queued'
              GROUP BY recipient ORDER BY recipient",
-        )?;
-        let rows = stmt
-            .query_map([fleet_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<(String, i64)>>>()?;
-        Ok(rows)
+            params![fleet_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Marks the still-`queued` messages among `ids` `notified` (the preview's Enter was
@@ -391,8 +366,8 @@ impl Registry {
                             notified_at = COALESCE(notified_at, {NOW})
                          WHERE id = ?1 AND (state = 'queued' OR notified_at IS NULL)"
                     ),
-                    [id],
-                )?;
+                    params![id],
+                )? as usize;
             }
             Ok(changed)
         })
@@ -404,16 +379,18 @@ impl Registry {
     /// `notified`. Returns the ids that changed.
     pub fn mark_taken(&mut self, fleet_id: i64, recipient: &str, first: i64) -> Result<Vec<i64>> {
         self.write(|tx| {
-            let mut stmt = tx.prepare_cached(&format!(
-                "UPDATE messages SET state = 'notified', state_reason = NULL,
-                    notified_at = COALESCE(notified_at, {NOW})
-                 WHERE fleet_id = ?1 AND recipient = ?2 AND state = 'queued'
-                   AND (id = ?3 OR state_reason LIKE ?4 || '%')
-                 RETURNING id"
-            ))?;
-            let ids = stmt
-                .query_map(params![fleet_id, recipient, first, TYPING], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            let mut ids: Vec<i64> = tx.rows(
+                &format!(
+                    "UPDATE messages SET state = 'notified', state_reason = NULL,
+                        notified_at = COALESCE(notified_at, {NOW})
+                     WHERE fleet_id = ?1 AND recipient = ?2 AND state = 'queued'
+                       AND (id = ?3 OR state_reason LIKE CAST(?4 AS TEXT) || '%')
+                     RETURNING id"
+                ),
+                params![fleet_id, recipient, first, TYPING],
+                |r| r.get(0),
+            )?;
+            ids.sort_unstable();
             Ok(ids)
         })
     }
@@ -452,16 +429,12 @@ impl Registry {
 /// Runs `sql` (a select of `member`'s messages in id order, `?1` the fleet, `?2` the
 /// member) and marks the unread ones among them `read`, in the caller's transaction.
 fn read_marking_unread(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     sql: &str,
     fleet_id: i64,
     member: &str,
 ) -> Result<Vec<MessageRow>> {
-    let rows = {
-        let mut stmt = tx.prepare_cached(sql)?;
-        stmt.query_map(params![fleet_id, member], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-    };
+    let rows = tx.rows(sql, params![fleet_id, member], from_row)?;
     if rows.iter().any(|m| is_unread(&m.state)) {
         tx.execute(
             &format!(
@@ -480,7 +453,7 @@ fn is_unread(state: &str) -> bool {
 }
 
 fn insert(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     fleet_id: i64,
     sender: &str,
     recipient: &str,
@@ -488,19 +461,11 @@ fn insert(
     kind: &str,
     broadcast_id: Option<i64>,
 ) -> Result<i64> {
-    let mut stmt = tx.prepare_cached(
+    tx.value(
         "INSERT INTO messages (fleet_id, sender, recipient, body, kind, broadcast_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    stmt.execute(params![
-        fleet_id,
-        sender,
-        recipient,
-        body,
-        kind,
-        broadcast_id
-    ])?;
-    Ok(tx.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        params![fleet_id, sender, recipient, body, kind, broadcast_id],
+    )
 }
 
 fn message_not_found(id: i64) -> Error {
@@ -514,11 +479,7 @@ impl Registry {
     pub fn fleet_messages_after(&self, fleet_id: i64, after_id: i64) -> Result<Vec<MessageRow>> {
         let sql =
             format!("SELECT {COLUMNS} FROM messages WHERE fleet_id = ?1 AND id > ?2 ORDER BY id");
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![fleet_id, after_id], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db().rows(&sql, params![fleet_id, after_id], from_row)
     }
 
     /// Stores a message to a recipient that has no pane (the operator) as already
@@ -532,27 +493,22 @@ impl Registry {
         body: &[u8],
     ) -> Result<i64> {
         self.write(|tx| {
-            tx.execute(
+            tx.value(
                 &format!(
                     "INSERT INTO messages (fleet_id, sender, recipient, body, kind, state, notified_at)
-                     VALUES (?1, ?2, ?3, ?4, 'message', 'notified', {NOW})"
+                     VALUES (?1, ?2, ?3, ?4, 'message', 'notified', {NOW}) RETURNING id"
                 ),
                 params![fleet_id, sender, recipient, body],
-            )?;
-            Ok(tx.last_insert_rowid())
+            )
         })
     }
 
     /// The highest message and event ids so far (0 when there are none): where a run's
     /// own rows begin.
     pub fn high_water_marks(&self) -> Result<(i64, i64)> {
-        let conn = self.conn();
-        let messages: i64 =
-            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
-                r.get(0)
-            })?;
-        let events: i64 =
-            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?;
+        let db = self.db();
+        let messages: i64 = db.value("SELECT COALESCE(MAX(id), 0) FROM messages", &[])?;
+        let events: i64 = db.value("SELECT COALESCE(MAX(id), 0) FROM events", &[])?;
         Ok((messages, events))
     }
 
@@ -561,14 +517,11 @@ impl Registry {
         &self,
         fleet_id: i64,
     ) -> Result<std::collections::HashMap<String, usize>> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT name, restarts FROM agents WHERE fleet_id = ?1")?;
-        let rows = stmt
-            .query_map([fleet_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = self.db().rows(
+            "SELECT name, restarts FROM agents WHERE fleet_id = ?1",
+            params![fleet_id],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+        )?;
         Ok(rows
             .into_iter()
             .map(|(name, log)| {
@@ -584,158 +537,167 @@ mod tests {
     use super::*;
     use crate::registry::fleets::NewFleet;
 
-    fn registry() -> (Registry, i64) {
-        let mut registry = Registry::in_memory().unwrap();
-        let fleet = registry
-            .upsert_fleet(&NewFleet {
-                name: "f",
-                origin: "cli",
-                manifest_path: None,
-                session: "f",
-                socket: "",
-            })
-            .unwrap();
-        (registry, fleet)
+    /// Runs `body` on a registry with one fleet, on each engine.
+    fn each(body: impl Fn(Registry, i64)) {
+        crate::registry::testing::each_engine(|mut registry| {
+            let fleet = registry
+                .upsert_fleet(&NewFleet {
+                    name: "f",
+                    origin: "cli",
+                    manifest_path: None,
+                    session: "f",
+                    socket: "",
+                })
+                .unwrap();
+            body(registry, fleet)
+        });
     }
 
     #[test]
     fn a_message_read_before_its_notifier_finished_keeps_both_timestamps() {
-        let (mut reg, f) = registry();
-        let id = reg.insert_message(f, "a", "b", b"hi", "message").unwrap();
-        // The recipient reads it the moment Enter lands, before the notifier records it.
-        assert_eq!(reg.take_inbox(f, "b", false).unwrap().len(), 1);
-        assert_eq!(reg.mark_notified(&[id]).unwrap(), 1);
-        let row = reg.message(f, id).unwrap().unwrap();
-        assert_eq!(row.state, "read", "a later state is never moved back");
-        assert!(row.notified_at.is_some() && row.read_at.is_some());
+        each(|mut reg, f| {
+            let id = reg.insert_message(f, "a", "b", b"hi", "message").unwrap();
+            // The recipient reads it the moment Enter lands, before the notifier records it.
+            assert_eq!(reg.take_inbox(f, "b", false).unwrap().len(), 1);
+            assert_eq!(reg.mark_notified(&[id]).unwrap(), 1);
+            let row = reg.message(f, id).unwrap().unwrap();
+            assert_eq!(row.state, "read", "a later state is never moved back");
+            assert!(row.notified_at.is_some() && row.read_at.is_some());
+        });
     }
 
     #[test]
     fn lifecycle_has_a_timestamp_for_every_state() {
-        let (mut reg, f) = registry();
-        let id = reg.insert_message(f, "a", "b", b"hi", "message").unwrap();
-        let row = reg.message(f, id).unwrap().unwrap();
-        assert_eq!(row.state, "queued");
-        assert!(row.notified_at.is_none());
+        each(|mut reg, f| {
+            let id = reg.insert_message(f, "a", "b", b"hi", "message").unwrap();
+            let row = reg.message(f, id).unwrap().unwrap();
+            assert_eq!(row.state, "queued");
+            assert!(row.notified_at.is_none());
 
-        reg.mark_queued_reason(&[id], "no live pane").unwrap();
-        assert_eq!(
-            reg.message(f, id).unwrap().unwrap().state_reason.as_deref(),
-            Some("no live pane")
-        );
-        assert_eq!(reg.mark_notified(&[id]).unwrap(), 1);
-        let row = reg.message(f, id).unwrap().unwrap();
-        assert_eq!(row.state, "notified");
-        assert!(row.notified_at.is_some() && row.state_reason.is_none());
-        assert_eq!(
-            reg.mark_notified(&[id]).unwrap(),
-            0,
-            "only queued ones move"
-        );
+            reg.mark_queued_reason(&[id], "no live pane").unwrap();
+            assert_eq!(
+                reg.message(f, id).unwrap().unwrap().state_reason.as_deref(),
+                Some("no live pane")
+            );
+            assert_eq!(reg.mark_notified(&[id]).unwrap(), 1);
+            let row = reg.message(f, id).unwrap().unwrap();
+            assert_eq!(row.state, "notified");
+            assert!(row.notified_at.is_some() && row.state_reason.is_none());
+            assert_eq!(
+                reg.mark_notified(&[id]).unwrap(),
+                0,
+                "only queued ones move"
+            );
 
-        let inbox = reg.take_inbox(f, "b", false).unwrap();
-        assert_eq!(inbox.len(), 1);
-        assert_eq!(
-            inbox[0].state, "notified",
-            "returned as it was before reading"
-        );
-        assert!(reg.take_inbox(f, "b", false).unwrap().is_empty());
-        let row = reg.message(f, id).unwrap().unwrap();
-        assert_eq!(row.state, "read");
-        assert!(row.read_at.is_some());
+            let inbox = reg.take_inbox(f, "b", false).unwrap();
+            assert_eq!(inbox.len(), 1);
+            assert_eq!(
+                inbox[0].state, "notified",
+                "returned as it was before reading"
+            );
+            assert!(reg.take_inbox(f, "b", false).unwrap().is_empty());
+            let row = reg.message(f, id).unwrap().unwrap();
+            assert_eq!(row.state, "read");
+            assert!(row.read_at.is_some());
 
-        let acked = reg.ack_messages(f, "b", &[id]).unwrap();
-        assert_eq!(acked[0].state, "acked");
-        assert!(acked[0].acked_at.is_some());
-        assert_eq!(reg.take_inbox(f, "b", true).unwrap().len(), 1);
+            let acked = reg.ack_messages(f, "b", &[id]).unwrap();
+            assert_eq!(acked[0].state, "acked");
+            assert!(acked[0].acked_at.is_some());
+            assert_eq!(reg.take_inbox(f, "b", true).unwrap().len(), 1);
+        });
     }
 
     #[test]
     fn broadcast_rows_share_an_id() {
-        let (mut reg, f) = registry();
-        let rows = reg
-            .insert_broadcast(f, "a", &["b".into(), "c".into(), "d".into()], b"all")
-            .unwrap();
-        assert_eq!(rows.len(), 3);
-        let first = rows[0].1;
-        for (_, id) in &rows {
-            let row = reg.message(f, *id).unwrap().unwrap();
-            assert_eq!(row.broadcast_id, Some(first));
-            assert_eq!(row.kind, "broadcast");
-        }
+        each(|mut reg, f| {
+            let rows = reg
+                .insert_broadcast(f, "a", &["b".into(), "c".into(), "d".into()], b"all")
+                .unwrap();
+            assert_eq!(rows.len(), 3);
+            let first = rows[0].1;
+            for (_, id) in &rows {
+                let row = reg.message(f, *id).unwrap().unwrap();
+                assert_eq!(row.broadcast_id, Some(first));
+                assert_eq!(row.kind, "broadcast");
+            }
+        });
     }
 
     #[test]
     fn only_the_recipient_acks_and_only_the_parties_see() {
-        let (mut reg, f) = registry();
-        let id = reg
-            .insert_message(f, "a", "b", b"secret", "message")
-            .unwrap();
-        let err = reg.ack_messages(f, "c", &[id]).unwrap_err();
-        assert!(err.message.contains(&format!("#{id}")), "{}", err.message);
-        let err = reg.ack_messages(f, "a", &[id]).unwrap_err();
-        assert!(err.message.contains("not addressed"), "{}", err.message);
-        assert_eq!(reg.message(f, id).unwrap().unwrap().state, "queued");
-        let err = reg.ack_messages(f, "b", &[id, 999]).unwrap_err();
-        assert_eq!(err.kind, crate::error::Kind::NotFound);
-        assert_eq!(
-            reg.message(f, id).unwrap().unwrap().state,
-            "queued",
-            "all or nothing"
-        );
+        each(|mut reg, f| {
+            let id = reg
+                .insert_message(f, "a", "b", b"secret", "message")
+                .unwrap();
+            let err = reg.ack_messages(f, "c", &[id]).unwrap_err();
+            assert!(err.message.contains(&format!("#{id}")), "{}", err.message);
+            let err = reg.ack_messages(f, "a", &[id]).unwrap_err();
+            assert!(err.message.contains("not addressed"), "{}", err.message);
+            assert_eq!(reg.message(f, id).unwrap().unwrap().state, "queued");
+            let err = reg.ack_messages(f, "b", &[id, 999]).unwrap_err();
+            assert_eq!(err.kind, crate::error::Kind::NotFound);
+            assert_eq!(
+                reg.message(f, id).unwrap().unwrap().state,
+                "queued",
+                "all or nothing"
+            );
 
-        assert!(reg.show_message(f, "a", id).is_ok());
-        assert!(reg.show_message(f, "b", id).is_ok());
-        assert!(reg.show_message(f, "c", id).is_err());
-        assert!(reg.take_inbox(f, "c", true).unwrap().is_empty());
+            assert!(reg.show_message(f, "a", id).is_ok());
+            assert!(reg.show_message(f, "b", id).is_ok());
+            assert!(reg.show_message(f, "c", id).is_err());
+            assert!(reg.take_inbox(f, "c", true).unwrap().is_empty());
+        });
     }
 
     #[test]
     fn list_filters_threads_and_states() {
-        let (mut reg, f) = registry();
-        let ab = reg.insert_message(f, "a", "b", b"1", "message").unwrap();
-        let ba = reg.insert_message(f, "b", "a", b"2", "message").unwrap();
-        let ac = reg.insert_message(f, "a", "c", b"3", "message").unwrap();
-        let _bc = reg.insert_message(f, "b", "c", b"4", "message").unwrap();
-        let ids = |rows: Vec<MessageRow>| rows.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        each(|mut reg, f| {
+            let ab = reg.insert_message(f, "a", "b", b"1", "message").unwrap();
+            let ba = reg.insert_message(f, "b", "a", b"2", "message").unwrap();
+            let ac = reg.insert_message(f, "a", "c", b"3", "message").unwrap();
+            let _bc = reg.insert_message(f, "b", "c", b"4", "message").unwrap();
+            let ids = |rows: Vec<MessageRow>| rows.into_iter().map(|m| m.id).collect::<Vec<_>>();
 
-        let all = reg.list_messages(f, "a", &ListFilter::default()).unwrap();
-        assert_eq!(ids(all), [ab, ba, ac]);
-        let with_b = ListFilter {
-            with: Some("b"),
-            ..Default::default()
-        };
-        assert_eq!(ids(reg.list_messages(f, "a", &with_b).unwrap()), [ab, ba]);
-        reg.take_inbox(f, "b", false).unwrap();
-        let read = ListFilter {
-            state: Some("read"),
-            ..Default::default()
-        };
-        assert_eq!(ids(reg.list_messages(f, "a", &read).unwrap()), [ab]);
-        assert_eq!(reg.pending_messages(f, "c").unwrap().len(), 2);
-        assert_eq!(reg.recipients_with_pending(f).unwrap(), ["a", "c"]);
+            let all = reg.list_messages(f, "a", &ListFilter::default()).unwrap();
+            assert_eq!(ids(all), [ab, ba, ac]);
+            let with_b = ListFilter {
+                with: Some("b"),
+                ..Default::default()
+            };
+            assert_eq!(ids(reg.list_messages(f, "a", &with_b).unwrap()), [ab, ba]);
+            reg.take_inbox(f, "b", false).unwrap();
+            let read = ListFilter {
+                state: Some("read"),
+                ..Default::default()
+            };
+            assert_eq!(ids(reg.list_messages(f, "a", &read).unwrap()), [ab]);
+            assert_eq!(reg.pending_messages(f, "c").unwrap().len(), 2);
+            assert_eq!(reg.recipients_with_pending(f).unwrap(), ["a", "c"]);
+        });
     }
 
     #[test]
     fn unacked_lists_read_messages_until_they_are_acked() {
-        let (mut reg, f) = registry();
-        let first = reg.insert_message(f, "a", "b", b"1", "message").unwrap();
-        assert_eq!(reg.take_inbox(f, "b", false).unwrap().len(), 1);
-        assert!(reg.take_inbox(f, "b", false).unwrap().is_empty());
-        let second = reg.insert_message(f, "a", "b", b"2", "message").unwrap();
-        let ids = |rows: Vec<MessageRow>| rows.into_iter().map(|m| m.id).collect::<Vec<_>>();
-        assert_eq!(ids(reg.take_unacked(f, "b").unwrap()), [first, second]);
-        assert_eq!(reg.message(f, second).unwrap().unwrap().state, "read");
-        reg.ack_messages(f, "b", &[first]).unwrap();
-        assert_eq!(ids(reg.take_unacked(f, "b").unwrap()), [second]);
-        assert!(reg.take_unacked(f, "a").unwrap().is_empty());
+        each(|mut reg, f| {
+            let first = reg.insert_message(f, "a", "b", b"1", "message").unwrap();
+            assert_eq!(reg.take_inbox(f, "b", false).unwrap().len(), 1);
+            assert!(reg.take_inbox(f, "b", false).unwrap().is_empty());
+            let second = reg.insert_message(f, "a", "b", b"2", "message").unwrap();
+            let ids = |rows: Vec<MessageRow>| rows.into_iter().map(|m| m.id).collect::<Vec<_>>();
+            assert_eq!(ids(reg.take_unacked(f, "b").unwrap()), [first, second]);
+            assert_eq!(reg.message(f, second).unwrap().unwrap().state, "read");
+            reg.ack_messages(f, "b", &[first]).unwrap();
+            assert_eq!(ids(reg.take_unacked(f, "b").unwrap()), [second]);
+            assert!(reg.take_unacked(f, "a").unwrap().is_empty());
+        });
     }
 
     #[test]
     fn bodies_are_kept_byte_for_byte() {
-        let (mut reg, f) = registry();
-        let body = b"a\x00b\x1b[200~\xff\r\n;".to_vec();
-        let id = reg.insert_message(f, "a", "b", &body, "message").unwrap();
-        assert_eq!(reg.message(f, id).unwrap().unwrap().body, body);
+        each(|mut reg, f| {
+            let body = b"a\x00b\x1b[200~\xff\r\n;".to_vec();
+            let id = reg.insert_message(f, "a", "b", &body, "message").unwrap();
+            assert_eq!(reg.message(f, id).unwrap().unwrap().body, body);
+        });
     }
 }

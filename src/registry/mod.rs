@@ -1,13 +1,17 @@
-//! The registry: one SQLite file holding fleets, agents, messages, events and monitor
-//! state. This module owns the connection settings, the migrations and every SQL
-//! statement; nothing outside it writes SQL.
+//! The registry: one SQLite file — or one PostgreSQL database, for a `postgres://`
+//! location — holding fleets, agents, messages, events and monitor state. This module
+//! owns the connection settings, the migrations and every SQL statement; nothing outside
+//! it writes SQL. Each statement is written once and runs on both engines
+//! ([`engine`]).
 //!
-//! Every connection runs in WAL mode with `synchronous=NORMAL`, foreign keys on and a
+//! Every SQLite connection runs in WAL mode with `synchronous=NORMAL`, foreign keys on and a
 //! busy timeout, and every read-then-write transaction starts with `BEGIN IMMEDIATE` so
-//! concurrent writers queue on the busy timeout instead of failing with SQLITE_BUSY.
+//! concurrent writers queue on the busy timeout instead of failing with SQLITE_BUSY; on
+//! PostgreSQL the same transactions queue on the registry's writer advisory lock.
 //! No tmux call, keystroke or sleep ever happens while a transaction is open.
 
 pub mod agents;
+pub mod engine;
 pub mod events;
 pub mod fleets;
 pub mod inspect;
@@ -19,6 +23,8 @@ pub mod python_import;
 #[cfg(test)]
 mod query_plans;
 mod sqlite_error;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod timeline;
 
 pub use sqlite_error::describe_sqlite_error;
@@ -29,6 +35,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Error, Result};
+use engine::{Db, Exec, Tx};
 
 /// The embedded migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -47,6 +54,30 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The same migrations for PostgreSQL, one for one with [`MIGRATIONS`] (same names, same
+/// count), so [`SCHEMA_VERSION`] is one number; the `cafleet_schema` table records how
+/// many ran.
+const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_scale_indexes",
+        include_str!("../../migrations/postgres/0002_scale_indexes.sql"),
+    ),
+    (
+        "0003_audit_trail",
+        include_str!("../../migrations/postgres/0003_audit_trail.sql"),
+    ),
+    (
+        "0004_status_signal",
+        include_str!("../../migrations/postgres/0004_status_signal.sql"),
+    ),
+];
+
+const _: () = assert!(MIGRATIONS.len() == POSTGRES_MIGRATIONS.len());
+
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -54,15 +85,21 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// anything but SQLite itself.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// An open, migrated registry.
+/// An open, migrated registry: a SQLite file or a PostgreSQL database.
 pub struct Registry {
-    conn: Connection,
+    db: Db,
+    /// The location as given: a file path, or a `postgres://` URL (see
+    /// [`Registry::location`] for the form to print).
     path: Utf8PathBuf,
 }
 
 impl Registry {
-    /// Opens the registry at `path`, creating and migrating it when needed.
+    /// Opens the registry at `path` — a SQLite file, or a PostgreSQL database when `path`
+    /// is a `postgres://` URL — creating and migrating it when needed.
     pub fn open(path: &Utf8Path) -> Result<Registry> {
+        if engine::postgres::is_url(path.as_str()) {
+            return Registry::open_postgres(path);
+        }
         use std::os::unix::fs::PermissionsExt;
         // Every message of the team is in here: a new registry is the user's alone (its
         // -wal and -shm files take the database file's mode).
@@ -89,10 +126,7 @@ impl Registry {
         if created {
             private(path, 0o600);
         }
-        let mut registry = Registry {
-            conn,
-            path: path.to_owned(),
-        };
+        let mut registry = Registry::with_sqlite(conn, path);
         registry.configure().map_err(|err| open_error(path, err))?;
         registry.migrate()?;
         Ok(registry)
@@ -101,47 +135,99 @@ impl Registry {
     /// An in-memory registry for unit tests.
     pub fn in_memory() -> Result<Registry> {
         let conn = Connection::open_in_memory()?;
-        let mut registry = Registry {
-            conn,
-            path: Utf8PathBuf::from(":memory:"),
-        };
+        let mut registry = Registry::with_sqlite(conn, Utf8Path::new(":memory:"));
         registry.configure()?;
         registry.migrate()?;
         Ok(registry)
     }
 
+    fn with_sqlite(conn: Connection, path: &Utf8Path) -> Registry {
+        Registry {
+            db: Db::Sqlite(engine::sqlite::Sqlite::new(conn)),
+            path: path.to_owned(),
+        }
+    }
+
+    /// Connects to the PostgreSQL registry at `url` and migrates it when needed.
+    fn open_postgres(url: &Utf8Path) -> Result<Registry> {
+        let client = engine::postgres::connect(url.as_str()).map_err(|mut err| {
+            err.message = format!(
+                "cannot open the registry `{}`: {}",
+                location::redact(url.as_str()),
+                err.message
+            );
+            err
+        })?;
+        let mut registry = Registry {
+            db: Db::Postgres(Box::new(engine::postgres::Postgres::new(client))),
+            path: url.to_owned(),
+        };
+        registry.migrate_postgres()?;
+        Ok(registry)
+    }
+
+    /// The location as given: a file path, or a PostgreSQL URL with its password — for
+    /// locks and child processes, never for printing (see [`Registry::location`]).
     pub fn path(&self) -> &Utf8Path {
         &self.path
     }
 
-    pub fn conn(&self) -> &Connection {
-        &self.conn
+    /// The location as it may be printed: a PostgreSQL URL's password is redacted.
+    pub fn location(&self) -> String {
+        location::redact(self.path.as_str()).into_owned()
     }
 
-    /// The schema version stored in the file.
+    /// Whether this registry is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        self.db.is_postgres()
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The schema version stored in the registry.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+        match &self.db {
+            Db::Sqlite(db) => Ok(db
+                .conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))?),
+            Db::Postgres(_) => postgres_version(&self.db),
+        }
+    }
+
+    fn conn(&self) -> &Connection {
+        match &self.db {
+            Db::Sqlite(db) => &db.conn,
+            Db::Postgres(_) => unreachable!("SQLite-only setup on a PostgreSQL registry"),
+        }
+    }
+
+    #[cfg(test)]
+    fn conn_mut(&mut self) -> &mut Connection {
+        match &mut self.db {
+            Db::Sqlite(db) => &mut db.conn,
+            Db::Postgres(_) => unreachable!("SQLite-only test on a PostgreSQL registry"),
+        }
     }
 
     fn configure(&mut self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        self.conn().busy_timeout(BUSY_TIMEOUT)?;
         // Read the version before anything writes to the file: a newer schema is refused
         // with the file exactly as it was.
         let version: i64 = self
-            .conn
+            .conn()
             .query_row("PRAGMA user_version", [], |row| row.get(0))?;
         if version > SCHEMA_VERSION {
             return Ok(());
         }
         // Nor is a Python cafleet registry touched: `migrate` refuses it.
-        if version == 0 && python_import::is_python_registry(&self.conn)? {
+        if version == 0 && python_import::is_python_registry(self.conn())? {
             return Ok(());
         }
         self.enable_wal()?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.conn().pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn().pragma_update(None, "foreign_keys", "ON")?;
         Ok(())
     }
 
@@ -150,14 +236,14 @@ impl Registry {
     /// registry together poll here until one of them has done it.
     fn enable_wal(&mut self) -> rusqlite::Result<()> {
         let mode: String = self
-            .conn
+            .conn()
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
         if mode.eq_ignore_ascii_case("wal") {
             return Ok(());
         }
         let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
         loop {
-            match self.conn.pragma_update(None, "journal_mode", "WAL") {
+            match self.conn().pragma_update(None, "journal_mode", "WAL") {
                 Ok(()) => return Ok(()),
                 Err(err)
                     if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
@@ -173,12 +259,12 @@ impl Registry {
     fn migrate(&mut self) -> Result<()> {
         let found = self.schema_version()?;
         if found > SCHEMA_VERSION {
-            return Err(newer_schema(&self.path, found));
+            return Err(newer_schema(&self.location(), found));
         }
         if found == SCHEMA_VERSION {
             return Ok(());
         }
-        if found == 0 && python_import::is_python_registry(&self.conn)? {
+        if found == 0 && python_import::is_python_registry(self.conn())? {
             return Err(python_import::refuse_python_registry(&self.path));
         }
         // A migration that rebuilds a table (create, copy, drop, rename) must not cascade
@@ -186,22 +272,22 @@ impl Registry {
         // migrations run (the pragma is a no-op inside a transaction, so it is set
         // here), every reference is checked before the commit, and they are on again
         // whatever happened.
-        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        self.conn().pragma_update(None, "foreign_keys", "OFF")?;
         let migrated = self.run_migrations();
-        let restored = self.conn.pragma_update(None, "foreign_keys", "ON");
+        let restored = self.conn().pragma_update(None, "foreign_keys", "ON");
         migrated?;
         restored?;
         Ok(())
     }
 
     fn run_migrations(&mut self) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let location = self.location();
+        let conn = self.conn();
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         // Another process may have migrated while we waited for the write lock.
         let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
         if found > SCHEMA_VERSION {
-            return Err(newer_schema(&self.path, found));
+            return Err(newer_schema(&location, found));
         }
         for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             tx.execute_batch(sql)
@@ -221,21 +307,66 @@ impl Registry {
         Ok(())
     }
 
-    /// Runs `f` inside a `BEGIN IMMEDIATE` transaction and commits it.
-    pub fn write<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+    /// Brings a PostgreSQL registry to [`SCHEMA_VERSION`]: every migration still to run,
+    /// in one transaction holding the writer lock (PostgreSQL's DDL is transactional, so
+    /// a failed migration leaves the database as it was).
+    fn migrate_postgres(&mut self) -> Result<()> {
+        let location = self.location();
+        let found = postgres_version(&self.db)?;
+        if found > SCHEMA_VERSION {
+            return Err(newer_schema(&location, found));
+        }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.db.transaction(|tx| {
+            tx.batch("CREATE TABLE IF NOT EXISTS cafleet_schema (version BIGINT NOT NULL)")?;
+            // Another process may have migrated while we waited for the writer lock.
+            let found: Option<i64> =
+                tx.row("SELECT version FROM cafleet_schema", &[], |r| r.get(0))?;
+            let found = match found {
+                Some(found) => found,
+                None => {
+                    tx.execute("INSERT INTO cafleet_schema (version) VALUES (0)", &[])?;
+                    0
+                }
+            };
+            if found > SCHEMA_VERSION {
+                return Err(newer_schema(&location, found));
+            }
+            for (index, (name, sql)) in POSTGRES_MIGRATIONS.iter().enumerate().skip(found as usize)
+            {
+                tx.batch(sql).map_err(|err| {
+                    Error::failure(format!("migration {name} failed: {}", err.message))
+                })?;
+                tx.execute(
+                    "UPDATE cafleet_schema SET version = ?1",
+                    engine::params![index as i64 + 1],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` inside a write transaction (`BEGIN IMMEDIATE` on SQLite, the writer
+    /// advisory lock on PostgreSQL) and commits it.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        self.db.transaction(f)
     }
 }
 
-fn newer_schema(path: &Utf8Path, found: i64) -> Error {
+/// The schema version of a PostgreSQL registry: 0 before its first migration.
+fn postgres_version(db: &Db) -> Result<i64> {
+    let exists: bool = db.value("SELECT to_regclass('cafleet_schema') IS NOT NULL", &[])?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(db
+        .row("SELECT version FROM cafleet_schema", &[], |r| r.get(0))?
+        .unwrap_or(0))
+}
+
+fn newer_schema(path: &str, found: i64) -> Error {
     Error::failure(format!(
         "the registry `{path}` has schema version {found}, newer than this cafleet knows ({SCHEMA_VERSION})"
     ))
@@ -244,7 +375,11 @@ fn newer_schema(path: &Utf8Path, found: i64) -> Error {
 
 fn open_error(path: &Utf8Path, err: rusqlite::Error) -> Error {
     let mut error = describe_sqlite_error(err);
-    error.message = format!("cannot open the registry `{path}`: {}", error.message);
+    error.message = format!(
+        "cannot open the registry `{}`: {}",
+        location::redact(path.as_str()),
+        error.message
+    );
     error
 }
 
@@ -254,8 +389,46 @@ mod tests {
 
     #[test]
     fn migrates_in_memory() {
-        let registry = Registry::in_memory().unwrap();
-        assert_eq!(registry.schema_version().unwrap(), SCHEMA_VERSION);
+        testing::each_engine(|registry| {
+            assert_eq!(registry.schema_version().unwrap(), SCHEMA_VERSION);
+        });
+    }
+
+    /// A PostgreSQL registry migrates once (a second open finds it current), records its
+    /// version in `cafleet_schema`, and a newer schema is refused untouched.
+    #[test]
+    fn a_postgres_registry_migrates_once_and_refuses_a_newer_schema() {
+        let Some(url) = testing::postgres_url() else {
+            return;
+        };
+        let registry = Registry::open(&url).unwrap();
+        assert!(registry.is_postgres());
+        let again = Registry::open(&url).unwrap();
+        assert_eq!(again.schema_version().unwrap(), SCHEMA_VERSION);
+        registry
+            .db()
+            .execute("UPDATE cafleet_schema SET version = 99", &[])
+            .unwrap();
+        let err = Registry::open(&url).err().expect("refused");
+        assert!(err.message.contains("schema version 99"), "{}", err.message);
+    }
+
+    /// Opening the same brand-new PostgreSQL registry from many threads at once migrates
+    /// it exactly once: the others wait on the writer lock, then find it current.
+    #[test]
+    fn concurrent_opens_of_a_new_postgres_registry_migrate_once() {
+        let Some(url) = testing::postgres_url() else {
+            return;
+        };
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || Registry::open(&url).map(|r| r.schema_version()))
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(thread.join().unwrap().unwrap().unwrap(), SCHEMA_VERSION);
+        }
     }
 
     /// A registry written by the previous schema keeps every row through the rebuild of

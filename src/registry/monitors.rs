@@ -1,10 +1,10 @@
 //! The monitor loop's row per fleet: who runs it (pid), its settings, its last tick, and
 //! why it stopped. One loop per fleet is enforced here, atomically.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::Registry;
+use super::engine::{Exec, params};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize)]
@@ -22,28 +22,25 @@ pub struct MonitorRow {
 
 impl Registry {
     pub fn monitor(&self, fleet_id: i64) -> Result<Option<MonitorRow>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT fleet_id, pid, status, interval_ms, stall_after_ms, started_at, last_tick_at,
+        self.db().row(
+            "SELECT fleet_id, pid, status, interval_ms, stall_after_ms, started_at, last_tick_at,
                         stopped_at, stop_reason
                  FROM monitors WHERE fleet_id = ?1",
-                [fleet_id],
-                |r| {
-                    Ok(MonitorRow {
-                        fleet_id: r.get(0)?,
-                        pid: r.get(1)?,
-                        status: r.get(2)?,
-                        interval_ms: r.get(3)?,
-                        stall_after_ms: r.get(4)?,
-                        started_at: r.get(5)?,
-                        last_tick_at: r.get(6)?,
-                        stopped_at: r.get(7)?,
-                        stop_reason: r.get(8)?,
-                    })
-                },
-            )
-            .optional()?)
+            params![fleet_id],
+            |r| {
+                Ok(MonitorRow {
+                    fleet_id: r.get(0)?,
+                    pid: r.get(1)?,
+                    status: r.get(2)?,
+                    interval_ms: r.get(3)?,
+                    stall_after_ms: r.get(4)?,
+                    started_at: r.get(5)?,
+                    last_tick_at: r.get(6)?,
+                    stopped_at: r.get(7)?,
+                    stop_reason: r.get(8)?,
+                })
+            },
+        )
     }
 
     /// Records `pid` as the fleet's running monitor. The caller holds the fleet's monitor
@@ -85,7 +82,7 @@ impl Registry {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO monitors (fleet_id) VALUES (?1) ON CONFLICT (fleet_id) DO NOTHING",
-                [fleet_id],
+                params![fleet_id],
             )?;
             if let Some(ms) = interval_ms {
                 tx.execute(
@@ -104,9 +101,9 @@ impl Registry {
     }
 
     pub fn monitor_ticked(&mut self, fleet_id: i64) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "UPDATE monitors SET last_tick_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE fleet_id = ?1",
-            [fleet_id],
+            params![fleet_id],
         )?;
         Ok(())
     }
@@ -116,18 +113,17 @@ impl Registry {
     /// The pid of the fleet's monitor loop when the registry says it is running.
     pub fn running_monitor_pid(&self, fleet_id: i64) -> Result<Option<i64>> {
         Ok(self
-            .conn()
-            .query_row(
+            .db()
+            .row(
                 "SELECT pid FROM monitors WHERE fleet_id = ?1 AND status = 'running'",
-                [fleet_id],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()?
+                params![fleet_id],
+                |r| r.get::<Option<i64>>(0),
+            )?
             .flatten())
     }
 
     pub fn mark_monitor_stopped(&mut self, fleet_id: i64, reason: &str) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "UPDATE monitors SET status = 'stopped', stopped_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                                  stop_reason = ?2
              WHERE fleet_id = ?1",

@@ -30,6 +30,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Registry;
+use super::engine::{Exec, Tx, params as values};
 use crate::error::{Error, Result};
 
 /// The event kind each imported fleet gets.
@@ -373,16 +374,24 @@ impl Registry {
     pub fn import_python(&mut self, source: &Utf8Path, apply: bool) -> Result<Summary> {
         let source_name = source.to_string();
         let data = read_source(source)?;
-        let before: Vec<(String, String)> = {
-            let mut stmt = self.conn().prepare(
-                "SELECT DISTINCT f.name, e.created_at FROM events e JOIN fleets f ON f.id = e.fleet_id
-                 WHERE e.kind = ?1 AND json_extract(e.detail, '$.source') = ?2 ORDER BY f.name",
-            )?;
-            stmt.query_map(params![IMPORT_EVENT, source_name], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-        };
+        // The events of earlier imports, their source read in Rust (the same on SQLite
+        // and PostgreSQL, whose JSON functions differ).
+        let mut before: Vec<(String, String)> = self
+            .db()
+            .rows(
+                "SELECT f.name, e.created_at, e.detail FROM events e JOIN fleets f ON f.id = e.fleet_id
+                 WHERE e.kind = ?1 ORDER BY f.name, e.id",
+                values![IMPORT_EVENT],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get::<String>(2)?)),
+            )?
+            .into_iter()
+            .filter(|(_, _, detail)| {
+                serde_json::from_str::<serde_json::Value>(detail)
+                    .is_ok_and(|d| d["source"].as_str() == Some(source_name.as_str()))
+            })
+            .map(|(name, at, _)| (name, at))
+            .collect();
+        before.dedup();
         if let Some((_, when)) = before.first() {
             let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
             return Err(Error::failure(format!(
@@ -396,9 +405,11 @@ impl Registry {
         let live: HashSet<String> = self.fleets()?.into_iter().map(|f| f.name).collect();
         let mut plans = plan(&data, &live);
         if apply {
+            // Timestamps are read with SQLite's date functions whatever the registry is.
+            let clock = Connection::open_in_memory()?;
             self.write(|tx| {
                 for p in &mut plans {
-                    p.summary.id = Some(write_fleet(tx, &source_name, p)?);
+                    p.summary.id = Some(write_fleet(tx, &clock, &source_name, p)?);
                 }
                 Ok(())
             })?;
@@ -417,14 +428,15 @@ impl Registry {
 /// cannot read it.
 const TS: &str = "COALESCE(strftime('%Y-%m-%dT%H:%M:%fZ', ?), ?)";
 
-fn ts(tx: &rusqlite::Transaction<'_>, text: &str) -> rusqlite::Result<String> {
-    tx.query_row(&format!("SELECT {TS}"), params![text, text], |r| r.get(0))
+fn ts(clock: &Connection, text: &str) -> rusqlite::Result<String> {
+    clock.query_row(&format!("SELECT {TS}"), params![text, text], |r| r.get(0))
 }
 
-fn write_fleet(tx: &rusqlite::Transaction<'_>, source: &str, p: &FleetPlan<'_>) -> Result<i64> {
-    let created = ts(tx, &p.fleet.created_at)?;
+fn write_fleet(tx: &Tx<'_>, clock: &Connection, source: &str, p: &FleetPlan<'_>) -> Result<i64> {
+    let ts = |text: &str| ts(clock, text);
+    let created = ts(&p.fleet.created_at)?;
     let deleted = match &p.fleet.deleted_at {
-        Some(at) => Some(ts(tx, at)?),
+        Some(at) => Some(ts(at)?),
         None => None,
     };
     let session = p
@@ -432,29 +444,28 @@ fn write_fleet(tx: &rusqlite::Transaction<'_>, source: &str, p: &FleetPlan<'_>) 
         .iter()
         .find_map(|m| m.session.clone())
         .unwrap_or_else(|| p.summary.name.clone());
-    tx.execute(
+    let fleet_id: i64 = tx.value(
         "INSERT INTO fleets (name, origin, session, socket, status, created_at, updated_at, deleted_at)
-         VALUES (?1, 'cli', ?2, '', 'down', ?3, ?3, ?4)",
-        params![p.summary.name, session, created, deleted],
+         VALUES (?1, 'cli', ?2, '', 'down', ?3, ?3, ?4) RETURNING id",
+        values![&p.summary.name, session, created, deleted],
     )?;
-    let fleet_id = tx.last_insert_rowid();
     for m in &p.members {
         let (name, role) = &p.names[&m.id];
         let deregistered = m.status != "active";
         let since = match (&m.deregistered_at, deregistered) {
-            (Some(at), true) => ts(tx, at)?,
-            _ => ts(tx, &m.registered_at)?,
+            (Some(at), true) => ts(at)?,
+            _ => ts(&m.registered_at)?,
         };
         tx.execute(
             "INSERT INTO agents (fleet_id, name, role, backend, description, origin, pane_id,
                                  status, status_reason, status_since, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'cli', NULL, ?6, ?7, ?8, ?9, ?8)",
-            params![
+            values![
                 fleet_id,
                 name,
-                role,
+                *role,
                 m.backend.as_deref().unwrap_or("claude"),
-                m.description,
+                &m.description,
                 if deregistered { "removed" } else { "stopped" },
                 format!(
                     "imported from the Python cafleet (member #{}{})",
@@ -465,7 +476,7 @@ fn write_fleet(tx: &rusqlite::Transaction<'_>, source: &str, p: &FleetPlan<'_>) 
                         .unwrap_or_default()
                 ),
                 since,
-                ts(tx, &m.registered_at)?,
+                ts(&m.registered_at)?,
             ],
         )?;
     }
@@ -478,8 +489,8 @@ fn write_fleet(tx: &rusqlite::Transaction<'_>, source: &str, p: &FleetPlan<'_>) 
     // A Python broadcast's summary id → the cafleet broadcast id (its first row's id).
     let mut broadcasts: HashMap<i64, i64> = HashMap::new();
     for m in &p.messages {
-        let created = ts(tx, &m.created_at)?;
-        let at = ts(tx, &m.state_at)?;
+        let created = ts(&m.created_at)?;
+        let at = ts(&m.state_at)?;
         let acked = m.state != "input_required";
         let kind = if m.origin.is_some() {
             "broadcast"
@@ -487,11 +498,11 @@ fn write_fleet(tx: &rusqlite::Transaction<'_>, source: &str, p: &FleetPlan<'_>) 
             "message"
         };
         let broadcast_id = m.origin.and_then(|o| broadcasts.get(&o).copied());
-        tx.execute(
+        let id: i64 = tx.value(
             "INSERT INTO messages (fleet_id, sender, recipient, body, kind, state, broadcast_id,
                                    created_at, notified_at, read_at, acked_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?9)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?9) RETURNING id",
+            values![
                 fleet_id,
                 name_of(m.from),
                 name_of(m.to.unwrap_or(m.owner)),
@@ -503,12 +514,14 @@ fn write_fleet(tx: &rusqlite::Transaction<'_>, source: &str, p: &FleetPlan<'_>) 
                 acked.then_some(at),
             ],
         )?;
-        let id = tx.last_insert_rowid();
         if let Some(origin) = m.origin
             && broadcast_id.is_none()
         {
             broadcasts.insert(origin, id);
-            tx.execute("UPDATE messages SET broadcast_id = ?1 WHERE id = ?1", [id])?;
+            tx.execute(
+                "UPDATE messages SET broadcast_id = ?1 WHERE id = ?1",
+                values![id],
+            )?;
         }
         ids.insert(m.id, id);
     }
@@ -519,7 +532,7 @@ fn write_fleet(tx: &rusqlite::Transaction<'_>, source: &str, p: &FleetPlan<'_>) 
         .collect();
     tx.execute(
         "INSERT INTO events (fleet_id, agent, kind, detail) VALUES (?1, NULL, ?2, ?3)",
-        params![
+        values![
             fleet_id,
             IMPORT_EVENT,
             json!({

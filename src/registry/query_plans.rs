@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 
 use super::Registry;
+use super::engine::Exec;
 use super::fleets::NewFleet;
 use super::messages::ListFilter;
 
@@ -60,7 +61,7 @@ fn hot_queries_use_an_index() {
         .unwrap();
     registry
         .write(|tx| {
-            tx.execute_batch(
+            tx.batch(
                 "INSERT INTO agents (fleet_id, name, role, backend, origin, status)
                  VALUES (1, 'a', 'director', 'fake', 'cli', 'idle'),
                         (1, 'b', 'member', 'fake', 'cli', 'idle');",
@@ -72,7 +73,7 @@ fn hot_queries_use_an_index() {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink = Arc::clone(&seen);
     registry
-        .conn
+        .conn_mut()
         .trace_v2(
             TraceEventCodes::SQLITE_TRACE_PROFILE,
             Some(move |event: TraceEvent<'_>| {
@@ -116,7 +117,7 @@ fn hot_queries_use_an_index() {
     registry.mark_notified(&[id]).unwrap();
 
     registry
-        .conn
+        .conn_mut()
         .trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>)
         .unwrap();
     let mut statements = seen.lock().unwrap().clone();

@@ -4,10 +4,10 @@
 //! "has anything changed" versions the UI's live updates poll. Only `SELECT`s: storing
 //! and delivering messages belongs to `messages` and the broker.
 
-use rusqlite::params;
 use serde::Serialize;
 
 use super::Registry;
+use super::engine::{Exec, params};
 use super::messages::{COLUMNS, MessageRow, from_row};
 use crate::error::Result;
 
@@ -89,57 +89,46 @@ impl Registry {
     /// One page of a fleet's timeline, oldest first, as previews: SQLite hands over only
     /// the first [`PREVIEW_BYTES`] of each body, so a page of huge messages stays small.
     pub fn timeline_page(&self, fleet_id: i64, page: &Page<'_>) -> Result<Vec<TimelineEntry>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.db().rows(
             "SELECT * FROM (
                 SELECT id, sender, recipient, substr(body, 1, ?5), length(CAST(body AS BLOB)),
                        kind, state, state_reason, broadcast_id, created_at, notified_at,
                        read_at, acked_at
                 FROM messages
-                WHERE fleet_id = ?1 AND id > ?2 AND (?3 IS NULL OR id < ?3)
-                  AND (?4 IS NULL OR sender = ?4 OR recipient = ?4)
+                WHERE fleet_id = ?1 AND id > ?2 AND (CAST(?3 AS BIGINT) IS NULL OR id < ?3)
+                  AND (CAST(?4 AS TEXT) IS NULL OR sender = ?4 OR recipient = ?4)
                 ORDER BY id DESC LIMIT ?6
-             ) ORDER BY id",
-        )?;
-        let rows = stmt
-            .query_map(
-                params![
-                    fleet_id,
-                    page.after,
-                    page.before,
-                    page.member,
-                    PREVIEW_BYTES,
-                    page.limit
-                ],
-                |r| {
-                    use rusqlite::types::ValueRef;
-                    let head: Vec<u8> = match r.get_ref(3)? {
-                        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
-                        ValueRef::Null => Vec::new(),
-                        ValueRef::Integer(n) => n.to_string().into_bytes(),
-                        ValueRef::Real(x) => x.to_string().into_bytes(),
-                    };
-                    let size: i64 = r.get::<_, Option<i64>>(4)?.unwrap_or(0);
-                    let truncated = (head.len() as i64) < size;
-                    Ok(TimelineEntry {
-                        id: r.get(0)?,
-                        sender: r.get(1)?,
-                        recipient: r.get(2)?,
-                        preview: preview_text(&head, truncated),
-                        truncated,
-                        size,
-                        kind: r.get(5)?,
-                        state: r.get(6)?,
-                        state_reason: r.get(7)?,
-                        broadcast_id: r.get(8)?,
-                        created_at: r.get(9)?,
-                        notified_at: r.get(10)?,
-                        read_at: r.get(11)?,
-                        acked_at: r.get(12)?,
-                    })
-                },
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+             ) AS page ORDER BY id",
+            params![
+                fleet_id,
+                page.after,
+                page.before,
+                page.member,
+                PREVIEW_BYTES,
+                page.limit
+            ],
+            |r| {
+                let head = r.bytes(3);
+                let size: i64 = r.get::<Option<i64>>(4)?.unwrap_or(0);
+                let truncated = (head.len() as i64) < size;
+                Ok(TimelineEntry {
+                    id: r.get(0)?,
+                    sender: r.get(1)?,
+                    recipient: r.get(2)?,
+                    preview: preview_text(&head, truncated),
+                    truncated,
+                    size,
+                    kind: r.get(5)?,
+                    state: r.get(6)?,
+                    state_reason: r.get(7)?,
+                    broadcast_id: r.get(8)?,
+                    created_at: r.get(9)?,
+                    notified_at: r.get(10)?,
+                    read_at: r.get(11)?,
+                    acked_at: r.get(12)?,
+                })
+            },
+        )
     }
 
     /// Messages of a fleet with an id above `after_id`, oldest first; only those `member`
@@ -156,15 +145,12 @@ impl Registry {
                 SELECT {COLUMNS}
                 FROM messages
                 WHERE fleet_id = ?1 AND id > ?2
-                  AND (?3 IS NULL OR sender = ?3 OR recipient = ?3)
+                  AND (CAST(?3 AS TEXT) IS NULL OR sender = ?3 OR recipient = ?3)
                 ORDER BY id DESC LIMIT ?4
-             ) ORDER BY id"
+             ) AS page ORDER BY id"
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![fleet_id, after_id, member, limit], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db()
+            .rows(&sql, params![fleet_id, after_id, member, limit], from_row)
     }
 
     /// The newest `limit` messages addressed to `recipient`, oldest first, whatever their
@@ -180,27 +166,33 @@ impl Registry {
                 SELECT {COLUMNS} FROM messages
                 WHERE fleet_id = ?1 AND recipient = ?2
                 ORDER BY id DESC LIMIT ?3
-             ) ORDER BY id"
+             ) AS page ORDER BY id"
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![fleet_id, recipient, limit], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db()
+            .rows(&sql, params![fleet_id, recipient, limit], from_row)
     }
 
     /// SQLite's `data_version`: it moves when another connection commits, so a poller
-    /// can skip [`Registry::versions`] while nothing was written.
+    /// can skip [`Registry::versions`] while nothing was written. On PostgreSQL, a hash
+    /// of the server's current snapshot (`pg_current_snapshot()`), which moves whenever
+    /// a writing transaction starts or ends anywhere on the server: it reads no table,
+    /// and moves at least whenever the registry was written (sometimes also for writes
+    /// elsewhere, which only costs a look).
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        if self.is_postgres() {
+            return self.db().value(
+                "SELECT hashtextextended(pg_current_snapshot()::text, 0)",
+                &[],
+            );
+        }
+        self.db().value("PRAGMA data_version", &[])
     }
 
     /// The change markers of the whole registry, in one cheap statement.
     pub fn versions(&self) -> Result<Versions> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT
+        self.db()
+            .row(
+                "SELECT
                 (SELECT COALESCE(MAX(id), 0) FROM messages),
                 (SELECT COUNT(notified_at) + COUNT(read_at) + COUNT(acked_at) FROM messages
                  WHERE id > (SELECT COALESCE(MAX(id), 0) FROM messages) - ?1),
@@ -208,15 +200,17 @@ impl Registry {
                 (SELECT COALESCE(MAX(updated_at), '') || '/' || COUNT(*) FROM agents)
                     || ' ' ||
                 (SELECT COALESCE(MAX(updated_at), '') || '/' || COUNT(*) FROM fleets)",
-        )?;
-        Ok(stmt.query_row([DELIVERY_WINDOW], |r| {
-            Ok(Versions {
-                messages: r.get(0)?,
-                deliveries: r.get(1)?,
-                events: r.get(2)?,
-                agents: r.get(3)?,
-            })
-        })?)
+                params![DELIVERY_WINDOW],
+                |r| {
+                    Ok(Versions {
+                        messages: r.get(0)?,
+                        deliveries: r.get(1)?,
+                        events: r.get(2)?,
+                        agents: r.get(3)?,
+                    })
+                },
+            )?
+            .ok_or_else(|| crate::error::Error::failure("registry error: no versions row"))
     }
 }
 
@@ -224,76 +218,87 @@ impl Registry {
 mod tests {
     use super::*;
 
-    fn seeded() -> Registry {
-        let mut registry = Registry::in_memory().unwrap();
-        registry
-            .write(|tx| {
-                tx.execute_batch(
-                    "INSERT INTO fleets (id, name, origin, session) VALUES (1, 'shop', 'cli', 's');
-                     INSERT INTO messages (fleet_id, sender, recipient, body) VALUES
-                       (1, 'api', 'web', CAST('hi' AS BLOB)),
-                       (1, 'web', 'api', X'6f6bff'),
-                       (1, 'db', 'web', CAST('<b>x</b>' AS BLOB));",
-                )?;
-                Ok(())
-            })
-            .unwrap();
-        registry
+    /// Runs `body` on a registry with fleet 1 and three messages, on each engine.
+    fn seeded(body: impl Fn(Registry)) {
+        crate::registry::testing::each_engine(|mut registry| {
+            registry
+                .write(|tx| {
+                    tx.batch(
+                        "INSERT INTO fleets (id, name, origin, session) VALUES (1, 'shop', 'cli', 's')",
+                    )?;
+                    let bodies: [(&str, &str, &[u8]); 3] = [
+                        ("api", "web", b"hi"),
+                        ("web", "api", b"ok\xff"),
+                        ("db", "web", b"<b>x</b>"),
+                    ];
+                    for (sender, recipient, body) in bodies {
+                        tx.execute(
+                            "INSERT INTO messages (fleet_id, sender, recipient, body) VALUES (1, ?1, ?2, ?3)",
+                            params![sender, recipient, body],
+                        )?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            body(registry)
+        });
     }
 
     #[test]
     fn timeline_is_oldest_first_and_filters_by_member() {
-        let registry = seeded();
-        let all = registry.timeline(1, None, 0, 100).unwrap();
-        assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3]);
-        assert_eq!(all[1].body_text(), "ok\u{fffd}");
-        let api = registry.timeline(1, Some("api"), 0, 100).unwrap();
-        assert_eq!(api.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
-        let newest = registry.timeline(1, None, 0, 2).unwrap();
-        assert_eq!(newest.iter().map(|m| m.id).collect::<Vec<_>>(), [2, 3]);
-        assert!(registry.timeline(1, None, 3, 100).unwrap().is_empty());
+        seeded(|registry| {
+            let all = registry.timeline(1, None, 0, 100).unwrap();
+            assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3]);
+            assert_eq!(all[1].body_text(), "ok\u{fffd}");
+            let api = registry.timeline(1, Some("api"), 0, 100).unwrap();
+            assert_eq!(api.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+            let newest = registry.timeline(1, None, 0, 2).unwrap();
+            assert_eq!(newest.iter().map(|m| m.id).collect::<Vec<_>>(), [2, 3]);
+            assert!(registry.timeline(1, None, 3, 100).unwrap().is_empty());
+        });
     }
 
     #[test]
     fn pages_carry_previews_and_move_with_before() {
-        let mut registry = seeded();
-        let big = "é".repeat(2000);
-        registry
+        seeded(|mut registry| {
+            let big = "é".repeat(2000);
+            registry
             .write(|tx| {
                 tx.execute(
                     "INSERT INTO messages (fleet_id, sender, recipient, body) VALUES (1, 'api', 'web', ?1)",
-                    [big.as_bytes()],
+                    params![big.as_bytes()],
                 )?;
                 Ok(())
             })
             .unwrap();
-        let page = |after, before, limit| Page {
-            member: None,
-            after,
-            before,
-            limit,
-        };
-        let all = registry.timeline_page(1, &page(0, None, 100)).unwrap();
-        assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3, 4]);
-        assert_eq!(all[1].preview, "ok\u{fffd}");
-        assert!(!all[0].truncated);
-        let long = &all[3];
-        assert_eq!(long.size, 4000);
-        assert!(long.truncated);
-        // 1024 bytes of two-byte characters: 512 whole ones.
-        assert_eq!(long.preview, "é".repeat(512));
-        let older = registry.timeline_page(1, &page(0, Some(4), 2)).unwrap();
-        assert_eq!(older.iter().map(|m| m.id).collect::<Vec<_>>(), [2, 3]);
-        let web = registry
-            .timeline_page(
-                1,
-                &Page {
-                    member: Some("api"),
-                    ..page(0, None, 10)
-                },
-            )
-            .unwrap();
-        assert_eq!(web.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 4]);
+            let page = |after, before, limit| Page {
+                member: None,
+                after,
+                before,
+                limit,
+            };
+            let all = registry.timeline_page(1, &page(0, None, 100)).unwrap();
+            assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3, 4]);
+            assert_eq!(all[1].preview, "ok\u{fffd}");
+            assert!(!all[0].truncated);
+            let long = &all[3];
+            assert_eq!(long.size, 4000);
+            assert!(long.truncated);
+            // 1024 bytes of two-byte characters: 512 whole ones.
+            assert_eq!(long.preview, "é".repeat(512));
+            let older = registry.timeline_page(1, &page(0, Some(4), 2)).unwrap();
+            assert_eq!(older.iter().map(|m| m.id).collect::<Vec<_>>(), [2, 3]);
+            let web = registry
+                .timeline_page(
+                    1,
+                    &Page {
+                        member: Some("api"),
+                        ..page(0, None, 10)
+                    },
+                )
+                .unwrap();
+            assert_eq!(web.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 4]);
+        });
     }
 
     #[test]
@@ -308,20 +313,21 @@ mod tests {
 
     #[test]
     fn versions_move_with_messages_and_states() {
-        let mut registry = seeded();
-        let before = registry.versions().unwrap();
-        assert_eq!(before.messages, 3);
-        registry
-            .write(|tx| {
-                tx.execute(
-                    "UPDATE messages SET state = 'read', read_at = 'now' WHERE id = 1",
-                    [],
-                )?;
-                Ok(())
-            })
-            .unwrap();
-        let after = registry.versions().unwrap();
-        assert_eq!(after.messages, 3);
-        assert_ne!(before.deliveries, after.deliveries);
+        seeded(|mut registry| {
+            let before = registry.versions().unwrap();
+            assert_eq!(before.messages, 3);
+            registry
+                .write(|tx| {
+                    tx.execute(
+                        "UPDATE messages SET state = 'read', read_at = 'now' WHERE id = 1",
+                        &[],
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+            let after = registry.versions().unwrap();
+            assert_eq!(after.messages, 3);
+            assert_ne!(before.deliveries, after.deliveries);
+        });
     }
 }

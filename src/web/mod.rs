@@ -81,13 +81,15 @@ pub(crate) struct Shared {
 
 pub(crate) type State = Arc<Shared>;
 
-/// The HTTP application: the page, its assets, the API and the live stream. Must be
-/// called inside a tokio runtime: it starts the live-update poller there.
-pub fn router(options: &Options, local: SocketAddr) -> Result<axum::Router> {
+/// What every request shares, with the registry open. Called outside the tokio runtime:
+/// the PostgreSQL client blocks on a runtime of its own, which tokio refuses to start
+/// inside another (so registry calls run on the blocking pool, and the last handle on
+/// the connection is dropped outside the runtime too).
+fn shared(options: &Options, local: SocketAddr) -> Result<State> {
     let registry = Registry::open(&options.db)?;
     let versions = registry.versions()?;
     let (tx, _) = tokio::sync::watch::channel(versions);
-    let shared = Arc::new(Shared {
+    Ok(Arc::new(Shared {
         db: options.db.clone(),
         tmux_socket: options.tmux_socket.clone(),
         token: options.token.clone(),
@@ -95,27 +97,37 @@ pub fn router(options: &Options, local: SocketAddr) -> Result<axum::Router> {
         registry: Mutex::new(registry),
         versions: tx,
         sends: limit::Bucket::new(limit::BURST, limit::PER_SECOND),
-    });
-    Ok(api::routes(shared))
+    }))
+}
+
+/// The HTTP application: the page, its assets, the API and the live stream. Must be
+/// called inside a tokio runtime: it starts the live-update poller there.
+fn router(shared: &State) -> axum::Router {
+    api::routes(shared.clone())
 }
 
 /// Builds the runtime, binds, calls `ready` with the address actually bound (for `--port
 /// 0` and for printing), then serves until the process is stopped.
 pub fn serve(options: &Options, ready: impl FnOnce(SocketAddr) -> Result<()>) -> Result<()> {
     options.check()?;
+    // Bound before the runtime starts, so the registry can be opened outside it.
+    let addr = SocketAddr::new(options.bind, options.port);
+    let listener = std::net::TcpListener::bind(addr).map_err(|err| {
+        Error::failure(format!("cannot listen on {addr}: {err}"))
+            .hint("pick another port with --port P (0 picks a free one)")
+    })?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    // Declared before the runtime: dropped after it, outside any runtime.
+    let shared = shared(options, local)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(|err| Error::failure(format!("cannot start the web server's runtime: {err}")))?;
     runtime.block_on(async {
-        let addr = SocketAddr::new(options.bind, options.port);
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
-            Error::failure(format!("cannot listen on {addr}: {err}"))
-                .hint("pick another port with --port P (0 picks a free one)")
-        })?;
-        let local = listener.local_addr()?;
-        let app = router(options, local)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let app = router(&shared);
         ready(local)?;
         accept_loop(listener, app).await
     })

@@ -49,6 +49,9 @@ pub fn transcript(output: &Output) -> String {
 pub struct Harness {
     pub server: cafleet::tmux::testing::TestServer,
     pub home: tempfile::TempDir,
+    /// A PostgreSQL registry's URL ([`Harness::start_postgres`]); `None`: the SQLite
+    /// file [`Harness::db`].
+    pub db_url: Option<String>,
 }
 
 impl Harness {
@@ -56,7 +59,29 @@ impl Harness {
     pub fn start() -> Option<Harness> {
         let server = cafleet::tmux::testing::TestServer::start()?;
         let home = tempfile::tempdir().expect("temp home");
-        Some(Harness { server, home })
+        Some(Harness {
+            server,
+            home,
+            db_url: None,
+        })
+    }
+
+    /// A harness whose registry is a new PostgreSQL schema of its own in the database at
+    /// `CAFLEET_TEST_POSTGRES_URL` (`tests/postgres.sh`). `None` (skipped, with the
+    /// reason printed) without that variable or tmux; panics under CI.
+    pub fn start_postgres() -> Option<Harness> {
+        let base = postgres_base()?;
+        let mut h = Harness::start()?;
+        h.db_url = Some(postgres_schema(&base));
+        Some(h)
+    }
+
+    /// The registry location the commands get: the URL, or the SQLite file.
+    pub fn location(&self) -> String {
+        match &self.db_url {
+            Some(url) => url.clone(),
+            None => self.db().to_string_lossy().into_owned(),
+        }
     }
 
     pub fn db(&self) -> std::path::PathBuf {
@@ -71,7 +96,7 @@ impl Harness {
     pub fn cmd(&self) -> Command {
         let mut cmd = cafleet(self.home.path());
         cmd.env("CAFLEET_TMUX_SOCKET", self.server.socket_path())
-            .env("CAFLEET_DATABASE_URL", self.db())
+            .env("CAFLEET_DATABASE_URL", self.location())
             .current_dir(self.home.path());
         cmd
     }
@@ -136,7 +161,7 @@ impl Harness {
         use cafleet::registry::Registry;
         use cafleet::registry::agents::NewAgent;
         use cafleet::registry::fleets::NewFleet;
-        let path = camino::Utf8PathBuf::from_path_buf(self.db()).expect("utf-8 path");
+        let path = camino::Utf8PathBuf::from(self.location());
         let mut reg = Registry::open(&path).expect("open registry");
         let fleet_id = reg
             .upsert_fleet(&NewFleet {
@@ -180,4 +205,40 @@ impl Harness {
         std::os::unix::fs::symlink(tmux, bin.join("tmux")).expect("symlink");
         bin
     }
+}
+
+/// `CAFLEET_TEST_POSTGRES_URL`, or `None` with the reason printed (a panic under CI).
+pub fn postgres_base() -> Option<String> {
+    match std::env::var("CAFLEET_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            let why = "CAFLEET_TEST_POSTGRES_URL is not set (source tests/postgres.sh)";
+            if std::env::var_os("CI").is_some() {
+                panic!("{why}, and CI is set: the PostgreSQL tests must run");
+            }
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+/// Makes a schema no other test uses in the database at `base`; returns the URL that
+/// selects it.
+pub fn postgres_schema(base: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let schema = format!(
+        "it_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut client = postgres::Client::connect(base, postgres::NoTls).expect("test PostgreSQL");
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .expect("create schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
 }

@@ -218,7 +218,9 @@ pub fn resolve(
         "vars": raw.fleet.vars,
         "cafleet": {
             "bin": std::env::current_exe().ok().and_then(|p| p.to_str().map(String::from)).unwrap_or_else(|| "cafleet".into()),
-            "db": options.db_path.as_ref().map(|p| p.as_str()).unwrap_or(""),
+            // Prompts are typed into panes and stored: a URL's password never is (the
+            // agent reaches the registry through CAFLEET_DATABASE_URL in its environment).
+            "db": options.db_path.as_ref().map(|p| crate::registry::location::redact(p.as_str()).into_owned()).unwrap_or_default(),
         },
     });
     if let (Some(monitor), Some(map)) = (
