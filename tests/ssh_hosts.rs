@@ -1,14 +1,16 @@
 //! Members on another host over ssh, end to end with no second machine: a private sshd
 //! on 127.0.0.1 (see `common::ssh`) stands for host `remote1`, with a second tmux server
-//! behind it; the registry is one file both "hosts" see. `up`, `plan`, `ps`, `logs`,
-//! messages both ways, then the host goes away in the middle (sshd killed by pid, the
-//! shared connection ended) and comes back; `up` and `down` with the host away.
+//! behind it; the registry is one SQLite file both "hosts" see, or (the second run of the
+//! main test) a PostgreSQL schema, as real machines would share. `up`, `plan`, `ps`,
+//! `logs`, messages both ways, then the host goes away in the middle (sshd killed by pid,
+//! the shared connection ended) and comes back; `up` and `down` with the host away.
 
 mod common;
 
 use std::process::Output;
 use std::time::Duration;
 
+use cafleet::registry::Registry;
 use cafleet::tmux::testing::wait_until;
 use common::Harness;
 use common::ssh::{HOST, SshHost};
@@ -38,7 +40,15 @@ struct Setup {
 
 impl Setup {
     fn start() -> Option<Setup> {
-        let h = Harness::start()?;
+        Setup::on(Harness::start()?)
+    }
+
+    /// The same, with the registry on PostgreSQL: what two real machines would share.
+    fn start_postgres() -> Option<Setup> {
+        Setup::on(Harness::start_postgres()?)
+    }
+
+    fn on(h: Harness) -> Option<Setup> {
         let ssh = SshHost::start()?;
         let file = h.write("spread/fleet.toml", FLEET);
         Some(Setup { h, ssh, file })
@@ -81,18 +91,23 @@ impl Setup {
             .unwrap_or_default()
     }
 
-    /// (sender, recipient, state) of every message of the fleet, oldest first.
+    /// The registry, whichever engine the harness put it on.
+    fn registry(&self) -> Registry {
+        Registry::open(camino::Utf8Path::new(&self.h.location())).expect("open the registry")
+    }
+
+    /// (sender, recipient, state, body) of every message of the fleet, oldest first.
     fn messages(&self) -> Vec<(String, String, String, String)> {
-        let conn = self.h.registry();
-        let mut stmt = conn
-            .prepare(
-                "SELECT m.sender, m.recipient, m.state, CAST(m.body AS TEXT) FROM messages m \
-                 JOIN fleets f ON f.id = m.fleet_id WHERE f.name = 'spread' ORDER BY m.id",
-            )
-            .expect("query");
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .expect("rows")
-            .map(|r| r.expect("row"))
+        let registry = self.registry();
+        let fleet = registry.history_fleet("spread").expect("fleet spread");
+        registry
+            .timeline(fleet.id, None, 0, i64::MAX)
+            .expect("messages")
+            .into_iter()
+            .map(|m| {
+                let body = String::from_utf8_lossy(&m.body).into_owned();
+                (m.sender, m.recipient, m.state, body)
+            })
             .collect()
     }
 
@@ -116,15 +131,13 @@ impl Setup {
 
     /// The state the registry records for `member` (what the monitor wrote).
     fn recorded(&self, member: &str) -> String {
-        self.h
-            .registry()
-            .query_row(
-                "SELECT a.status FROM agents a JOIN fleets f ON f.id = a.fleet_id \
-                 WHERE f.name = 'spread' AND a.name = ?1",
-                [member],
-                |r| r.get(0),
-            )
+        let registry = self.registry();
+        let fleet = registry.history_fleet("spread").expect("fleet spread");
+        registry
+            .agent(fleet.id, member)
             .expect("agent row")
+            .map(|a| a.status)
+            .unwrap_or_else(|| panic!("no agent {member}"))
     }
 
     fn remote_panes(&self) -> Vec<String> {
@@ -149,8 +162,20 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn a_member_on_another_host_is_started_reached_and_survives_the_host_going_away() {
-    let Some(mut s) = Setup::start() else { return };
+    let Some(s) = Setup::start() else { return };
+    started_reached_and_survives_the_host_going_away(s);
+}
 
+/// The same with the registry on PostgreSQL, as a fleet across real machines runs.
+#[test]
+fn on_a_postgres_registry_a_member_on_another_host_is_reached_and_survives_it_going_away() {
+    let Some(s) = Setup::start_postgres() else {
+        return;
+    };
+    started_reached_and_survives_the_host_going_away(s);
+}
+
+fn started_reached_and_survives_the_host_going_away(mut s: Setup) {
     // up: the remote member's pane is on the other host's tmux server, tagged the same.
     let out = s.ok(&["up", &s.file, "--wait", "--timeout", "60s"]);
     assert!(
