@@ -1,3 +1,6 @@
+//! Tests of the plan: what `up` decides from a fleet file and what it observed in tmux
+//! and the registry.
+
 use std::sync::Arc;
 
 use camino::Utf8PathBuf;

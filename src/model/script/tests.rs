@@ -1,3 +1,5 @@
+//! Tests of the model script: parsing, diagnostics and turn matching.
+
 use std::time::Duration;
 
 use super::*;
