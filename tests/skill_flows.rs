@@ -593,48 +593,56 @@ fn a_hand_started_claude_makes_its_pane_the_director_and_runs_the_rally() {
     let skill = repo_file("skills/cafleet/reference/team-from-your-pane.md");
     let part_a = section(&skill, "## A.");
     let part_a = &part_a[..part_a.find("## B.").expect("part B")];
-    let create = skill_line(part_a, "cafleet fleet create ");
-    assert_eq!(create, "cafleet fleet create demo --backend claude");
+    // Every command line of part A, in order, as the agent would run them: up to
+    // `cafleet ps` in the turn the user's prompt starts, the rest once ping's "rally
+    // done" arrives (the skill's `cafleet message ack 12` acks that message's id).
+    let lines = sh_lines(part_a);
+    let split = lines
+        .iter()
+        .position(|l| l == "cafleet ps")
+        .unwrap_or_else(|| panic!("part A has no `cafleet ps`: {lines:?}"))
+        + 1;
+    let (setup, after) = lines.split_at(split);
+    assert_eq!(setup[0], "cafleet fleet create demo --backend claude");
     let pong = skill_line(part_a, "cafleet member create --name pong ");
     let ping = skill_line(part_a, "cafleet member create --name ping ");
-    let after_rally = [
-        skill_line(part_a, "cafleet message inbox"),
-        skill_line(part_a, "cafleet message ack "),
-        skill_line(part_a, "cafleet message list --with ping"),
-    ];
-    let shutdown = [
-        skill_line(part_a, "cafleet member delete ping"),
-        skill_line(part_a, "cafleet member delete pong"),
-        skill_line(part_a, "cafleet fleet delete demo"),
-    ];
-    // Members are created in the skill's order; pong must exist before ping opens.
-    let pong_first = part_a.find(&pong) < part_a.find(&ping);
-    assert!(pong_first, "the skill creates ping before pong");
+    let pong_first = lines.iter().position(|l| *l == pong) < lines.iter().position(|l| *l == ping);
+    assert!(
+        pong_first,
+        "the skill creates ping before pong: ping opens at once"
+    );
+    for shutdown in [
+        "cafleet member delete ping",
+        "cafleet member delete pong",
+        "cafleet fleet delete demo",
+    ] {
+        assert!(
+            after.iter().any(|l| l == shutdown),
+            "part A lost `{shutdown}`"
+        );
+    }
 
     let prompt = readme_prompt("from this pane");
     let mut script = String::from("version = 1\n");
     script.push_str(&turn(
         "from this pane, start a team",
-        &[
-            step(&create),
-            step(&pong),
-            step(&ping),
-            step(&skill_line(part_a, "cafleet ps")),
-        ],
+        &setup.iter().map(|c| step(c)).collect::<Vec<_>>(),
         "The team is up; waiting for ping to report.",
     ));
-    let mut after: Vec<String> = after_rally
+    let after: Vec<String> = after
         .iter()
         .map(|c| {
-            // `cafleet message ack 12` in the skill: the id of "rally done".
-            if c.starts_with("cafleet message ack ") {
+            if c == "cafleet message ack 12" {
                 "cafleet message ack $id".to_string()
             } else {
                 step(c)
             }
         })
         .collect();
-    after.extend(shutdown.iter().map(|c| step(c)));
+    assert!(
+        after.contains(&"cafleet message ack $id".to_string()),
+        "{after:?}"
+    );
     script.push_str(&turn(
         r"message #(?P<id>\d+) from ping: rally done",
         &after,
@@ -778,10 +786,13 @@ fn a_hand_started_claude_runs_the_design_doc_flow() {
         "markdown",
     );
 
-    let create = skill_line(&flow, "cafleet fleet create ");
-    assert_eq!(create, "cafleet fleet create design --backend claude");
-    let drafter = skill_line(&flow, "cafleet member create --name drafter ");
-    let reviewer = skill_line(&flow, "cafleet member create --name reviewer ");
+    // The team block, every line of it, as the agent would run it.
+    let team_part = section(&flow, "## A team for the whole flow");
+    let team_part = &team_part[..team_part.find("\n## ").unwrap_or(team_part.len())];
+    let team = sh_lines(team_part);
+    assert_eq!(team[0], "cafleet fleet create design --backend claude");
+    skill_line(team_part, "cafleet member create --name drafter ");
+    skill_line(team_part, "cafleet member create --name reviewer ");
     for inline in [
         "`cafleet member delete NAME`",
         "`cafleet fleet delete design`",
@@ -814,7 +825,11 @@ fn a_hand_started_claude_runs_the_design_doc_flow() {
     // The Director: the team, then the brief (step 2 of -create).
     script.push_str(&turn(
         "Please create a design doc using the CAFleet skill",
-        &[step(&create), step(&drafter), step(&reviewer), step(&brief)],
+        &team
+            .iter()
+            .chain([&brief])
+            .map(|c| step(c))
+            .collect::<Vec<_>>(),
         "The drafter is briefed.",
     ));
     // The drafter (role file): read, write the template, reply, ack.
