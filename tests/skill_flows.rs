@@ -568,10 +568,10 @@ fn fleet_messages(desk: &Desk, name: &str) -> Vec<(String, String, String, Strin
 fn assert_rally(list: &[(String, String, String, String)]) {
     let rally: Vec<(String, String, String, String)> = list
         .iter()
-        .cloned()
         .filter(|(from, to, _, _)| {
             (from == "ping" && to == "pong") || (from == "pong" && to == "ping")
         })
+        .cloned()
         .collect();
     let mut expected = Vec::new();
     for n in 1..=5 {
