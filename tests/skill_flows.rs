@@ -412,6 +412,35 @@ impl Desk {
         tmux.send_keys(self.pane, &[Key::Enter]).expect("Enter");
     }
 
+    /// Types the user's prompt and presses Enter until the model has it: an Enter that
+    /// comes right after fast typing can be taken as part of a paste (codex), as when a
+    /// person types too fast, and the person presses it again.
+    fn ask(&self, prompt: &str) {
+        self.type_line(prompt);
+        let asked = || {
+            self.model_requests()
+                .iter()
+                .any(|r| r["user"].as_str().is_some_and(|u| u.contains(prompt)))
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut enter_at = Instant::now() + Duration::from_secs(3);
+        while !asked() {
+            assert!(
+                Instant::now() < deadline,
+                "the prompt never reached the model{}",
+                self.report()
+            );
+            if Instant::now() >= enter_at {
+                self.server
+                    .tmux()
+                    .send_keys(self.pane, &[Key::Enter])
+                    .expect("Enter");
+                enter_at = Instant::now() + Duration::from_secs(3);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn screen(&self) -> String {
         self.server
             .tmux()
@@ -689,7 +718,7 @@ fn rally_from_the_users_pane(director: &str) {
         return;
     };
     let started = Instant::now();
-    desk.type_line(&prompt);
+    desk.ask(&prompt);
     desk.wait_for_reply("The rally is over and the team is shut down.");
     eprintln!(
         "the rally and shutdown with {director} took {:?}",
@@ -792,7 +821,7 @@ fn a_hand_started_claude_runs_the_rally_from_the_skills_fleet_file() {
     // skill's, as it stands.
     std::fs::write(desk.work.join("pingpong.toml"), &fleet_file).expect("fleet file");
     let started = Instant::now();
-    desk.type_line(&prompt);
+    desk.ask(&prompt);
     desk.wait_for_reply("The rally is over and the fleet is down.");
     eprintln!("the fleet-file rally took {:?}", started.elapsed());
 
@@ -944,7 +973,7 @@ fn a_hand_started_claude_runs_the_design_doc_flow() {
     )
     .expect("requirements");
     let started = Instant::now();
-    desk.type_line(&prompt);
+    desk.ask(&prompt);
     desk.wait_for_reply("The design doc is written and reviewed; the team is shut down.");
     eprintln!("the design-doc flow took {:?}", started.elapsed());
 
