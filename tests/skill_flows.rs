@@ -368,6 +368,12 @@ impl Desk {
                 t.contains("? for shortcuts")
             })
             .unwrap_or_else(|e| panic!("{program} did not become ready: {e}"));
+        // The desk's processes are found by their HOME (what the shutdown checks rely on).
+        let running = desk.processes();
+        assert!(
+            running.iter().any(|(_, cmd)| cmd.contains(program)),
+            "{program} is not among the desk's processes: {running:?}"
+        );
         Some(desk)
     }
 
@@ -528,9 +534,50 @@ impl Desk {
         }
     }
 
-    /// The user's pane and claude in it are alive, and no other pane but the test
-    /// server's placeholder is left.
+    /// Every live process whose environment has this desk's HOME (all its panes and
+    /// what they started), with its command line.
+    fn processes(&self) -> Vec<(u32, String)> {
+        let home = format!("HOME={}", self.home.path().display());
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                continue;
+            };
+            let mine = environ.split(|b| *b == 0).any(|var| var == home.as_bytes());
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ")
+                    .is_some_and(|(_, r)| r.starts_with('Z'))
+            });
+            if mine && !zombie && pid != std::process::id() {
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                found.push((pid, String::from_utf8_lossy(&cmd).replace('\0', " ")));
+            }
+        }
+        found
+    }
+
+    /// The user's pane and claude in it are alive, no other pane but the test server's
+    /// placeholder is left, and no courier of cafleet's runs on for the team.
     fn assert_only_the_user_is_left(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let couriers: Vec<(u32, String)> = self
+                .processes()
+                .into_iter()
+                .filter(|(_, cmd)| cmd.contains(" agent courier "))
+                .collect();
+            if couriers.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "couriers left after the shutdown: {couriers:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let panes = self.server.tmux().list_panes(&[]).expect("list panes");
@@ -562,6 +609,16 @@ impl Drop for Desk {
     fn drop(&mut self) {
         let _ = self.model.kill();
         let _ = self.model.wait();
+        // The panes and what runs in them go with the tmux server; a codex started by
+        // hand also leaves its app-server daemon (codex's own doing: cafleet starts
+        // codex members with --no-daemon), which this desk's HOME names.
+        let _ = self.server.tmux().kill_server();
+        for (pid, _) in self.processes() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }
 
