@@ -41,7 +41,7 @@ use serde_json::Value;
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// How long a whole flow may take on a loaded machine.
-const FLOW_TIMEOUT: Duration = Duration::from_secs(300);
+const FLOW_TIMEOUT: Duration = Duration::from_secs(240);
 
 // ---------------------------------------------------------------------------------------
 // The skill files, read as a user's agent reads them.
@@ -478,6 +478,15 @@ impl Desk {
                     pane.id,
                     screen
                 ));
+            }
+        }
+        text.push_str("\n===== events (tail) =====\n");
+        if let Ok(out) = self.cmd().arg("events").output() {
+            let events = String::from_utf8_lossy(&out.stdout).into_owned();
+            let lines: Vec<&str> = events.lines().collect();
+            for line in &lines[lines.len().saturating_sub(40)..] {
+                text.push_str(&line.chars().take(300).collect::<String>());
+                text.push('\n');
             }
         }
         text.push_str("\n===== model log (tail) =====\n");
