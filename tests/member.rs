@@ -353,3 +353,44 @@ fn member_create_refuses_a_second_monitor_and_a_missing_program() {
         .expect("count");
     assert_eq!(rows, 0);
 }
+
+/// `--arg` (repeatable) adds to the agent's command line, after cafleet's own and before
+/// the prompt, as a fleet file's `args` do; a value may start with `-`.
+#[test]
+fn member_create_passes_extra_arguments_to_the_agent() {
+    let Some(h) = Harness::start() else { return };
+    up(&h);
+    h.ok(&[
+        "member",
+        "create",
+        "--name",
+        "x1",
+        "--backend",
+        "command",
+        "--arg=--permission-mode=acceptEdits",
+        "--arg",
+        "-v",
+        "--",
+        "sh",
+        "-c",
+        "sleep 60",
+    ]);
+    let spec: String = h
+        .registry()
+        .query_row("SELECT spec_json FROM agents WHERE name = 'x1'", [], |r| {
+            r.get(0)
+        })
+        .expect("agent row");
+    let spec: serde_json::Value = serde_json::from_str(&spec).expect("spec json");
+    assert_eq!(
+        spec["argv"],
+        serde_json::json!([
+            "sh",
+            "-c",
+            "sleep 60",
+            "--permission-mode=acceptEdits",
+            "-v"
+        ]),
+        "{spec}"
+    );
+}

@@ -297,17 +297,32 @@ pub fn notify_recipient(
     };
     let mut outcome = look_and_type(registry, panes, fleet, &agent, &text, &attempt)?;
 
-    if let Outcome::Notified { presses, taken, .. } = &mut outcome {
+    if let Outcome::Notified {
+        presses,
+        taken,
+        screen,
+        ..
+    } = &mut outcome
+    {
         // Still under the agent's lock, so no other line is typed meanwhile: the
         // messages are `notified` once the agent is seen to take the line.
         let watch = Watch {
             registry: Some((&*registry, fleet.id, first.id)),
             looks: CONFIRM_LOOKS,
+            on_composer: *screen == Screen::Composer.name(),
         };
         let seen = confirm_submitted(panes, &agent, &text, &watch)?;
         *presses += seen.presses;
         *taken = seen.taken;
         match seen.taken {
+            "lost" => {
+                let reason = format!(
+                    "the preview left the composer of pane {} but no prompt hook reported it: dropped, to be typed again",
+                    agent.pane_id.as_deref().unwrap_or("?"),
+                );
+                registry.mark_queued_reason(&message_ids, &reason)?;
+                outcome = Outcome::Queued { reason };
+            }
             "stuck" => {
                 let reason = format!(
                     "the preview is still in the composer of pane {} after {} presses of the submit key",
@@ -376,6 +391,7 @@ pub fn type_line(
         let watch = Watch {
             registry: None,
             looks: CONFIRM_LOOKS / 10,
+            on_composer: false,
         };
         let seen = confirm_submitted(panes, &agent, &line, &watch)?;
         *presses += seen.presses;
@@ -733,6 +749,9 @@ const CONFIRM_EVERY: std::time::Duration = std::time::Duration::from_millis(150)
 const CONFIRM_LOOKS: usize = 400;
 /// How many looks a line may sit in the composer before the key is pressed again (1.5 s).
 const PRESS_AGAIN_AFTER: usize = 10;
+/// How many looks a claude whose hooks report gets, once the line has left its composer,
+/// for its UserPromptSubmit hook to say so (3 s; the hook usually takes well under 1 s).
+const HOOK_GRACE_LOOKS: usize = 20;
 const MAX_PRESSES: usize = 40;
 
 /// What [`confirm_submitted`] watches besides the composer: the message the line
@@ -741,14 +760,18 @@ const MAX_PRESSES: usize = 40;
 struct Watch<'a> {
     registry: Option<(&'a Registry, i64, i64)>,
     looks: usize,
+    /// The line was typed on an idle composer: an agent whose hook reports every prompt
+    /// must report this one (see [`confirm_submitted`]).
+    on_composer: bool,
 }
 
 /// What the watch saw.
 struct Seen {
     /// Extra presses of the submit key.
     presses: usize,
-    /// `hook`, `read`, `screen`, `unconfirmed` or `stuck` (the line never left the
-    /// composer).
+    /// `hook`, `read`, `screen`, `unconfirmed`, `stuck` (the line never left the
+    /// composer) or `lost` (it left the composer of an agent whose hook reports every
+    /// prompt, and no hook reported it: the agent dropped it).
     taken: &'static str,
 }
 
@@ -788,6 +811,18 @@ fn confirm_submitted(
             _ => Some("read"),
         }
     };
+    // claude reports every prompt it takes through its UserPromptSubmit hook, which
+    // cafleet installs in every claude it starts (those have a launch spec). A line
+    // typed on what looked like an idle composer that leaves it with no hook report
+    // was dropped, not taken: keys typed as claude finishes a turn (just after its Stop
+    // hook) or begins its first one can vanish. A line typed while claude works is
+    // queued by claude and reported only when that turn ends: the screen's word holds
+    // there, as it does for a claude the user started (no hooks of cafleet's).
+    let hook_confirms = backend == BackendName::Claude
+        && watch.on_composer
+        && agent.spec_json.as_deref().is_some_and(|s| !s.is_empty())
+        && watch.registry.is_some();
+    let mut gone_for = 0;
     let mut since_press = 0;
     let mut presses = 0;
     for _ in 0..watch.looks {
@@ -806,11 +841,25 @@ fn confirm_submitted(
         let waiting = screens::composer_text(backend, &captured)
             .is_some_and(|composer| composer.contains(head.as_str()));
         if !waiting {
-            return Ok(Seen {
-                presses,
-                taken: taken_by_agent().unwrap_or("screen"),
-            });
+            if let Some(taken) = taken_by_agent() {
+                return Ok(Seen { presses, taken });
+            }
+            if !hook_confirms {
+                return Ok(Seen {
+                    presses,
+                    taken: "screen",
+                });
+            }
+            gone_for += 1;
+            if gone_for >= HOOK_GRACE_LOOKS {
+                return Ok(Seen {
+                    presses,
+                    taken: "lost",
+                });
+            }
+            continue;
         }
+        gone_for = 0;
         if since_press >= PRESS_AGAIN_AFTER && presses < MAX_PRESSES {
             panes.press(pane, submit_key(backend, screen))?;
             presses += 1;

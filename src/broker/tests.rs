@@ -618,3 +618,93 @@ fn an_agent_still_drawing_its_first_screen_is_not_typed_into() {
     let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
     assert_eq!(d.state(), "notified", "{d:?}");
 }
+
+/// `api` as a claude in pane %7, idle, started by cafleet with its hooks (`hooks`) or
+/// by the user (none of cafleet's hooks).
+fn as_claude(reg: &mut Registry, fleet: &FleetRow, hooks: bool) {
+    let id = reg
+        .upsert_agent(&NewAgent {
+            fleet_id: fleet.id,
+            name: "api",
+            role: "member",
+            backend: "claude",
+            model: None,
+            description: "",
+            origin: "cli",
+            config_hash: "",
+            // cafleet's own launch (with its hooks) records a spec; `fleet create` none.
+            spec_json: if hooks { "{}" } else { "" },
+        })
+        .unwrap();
+    reg.set_agent_pane(id, "%7", None).unwrap();
+    reg.set_agent_status(id, "idle", None).unwrap();
+}
+
+fn claude_idle() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/screens/claude-2.1.197-idle.txt"
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn a_line_a_hooked_claude_drops_without_its_prompt_hook_is_typed_again() {
+    // The composer is empty right after the submit key, but no UserPromptSubmit hook
+    // reported the prompt: claude dropped the keys (typed while it finished a turn).
+    let (mut reg, fleet, id) = setup();
+    as_claude(&mut reg, &fleet, true);
+    let pane = Scripted::new(&claude_idle());
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert_eq!(d.state(), "queued", "{d:?}");
+    let row = reg.message(fleet.id, id).unwrap().unwrap();
+    assert_eq!(row.state, "queued");
+    assert!(
+        row.state_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("no prompt hook reported it")),
+        "{:?}",
+        row.state_reason
+    );
+}
+
+#[test]
+fn a_claude_without_cafleets_hooks_is_taken_at_its_screens_word() {
+    // The user's own claude (a Director from `fleet create`) has no hooks of cafleet's.
+    let (mut reg, fleet, id) = setup();
+    as_claude(&mut reg, &fleet, false);
+    let pane = Scripted::new(&claude_idle());
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert!(
+        matches!(
+            d.outcome,
+            Outcome::Notified {
+                taken: "screen",
+                ..
+            }
+        ),
+        "{d:?}"
+    );
+    assert_eq!(
+        reg.message(fleet.id, id).unwrap().unwrap().state,
+        "notified"
+    );
+}
+
+#[test]
+fn a_line_typed_while_claude_works_is_taken_at_its_screens_word() {
+    // claude queues a line typed during a turn and reports it only when the turn ends:
+    // that silence is not a dropped line.
+    let (mut reg, fleet, id) = setup();
+    as_claude(&mut reg, &fleet, true);
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/screens/claude-2.1.197-working-hostile.txt"
+    );
+    let pane = Scripted::new(&std::fs::read_to_string(path).unwrap());
+    let d = notify_recipient(&mut reg, &pane, &fleet, "api", Some(&[id])).unwrap();
+    assert!(
+        matches!(&d.outcome, Outcome::Notified { taken: "screen", screen, .. } if screen == "working"),
+        "{d:?}"
+    );
+}

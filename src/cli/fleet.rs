@@ -303,7 +303,7 @@ fn create(
     let db = registry.path().to_owned();
     crate::courier::ensure_or_warn(&db, (!socket.is_empty()).then_some(socket.as_str()), name);
     print(&format!(
-        "fleet `{name}` created with pane {pane} as its Director\nhint: in this pane, run `export CAFLEET_FLEET={name} CAFLEET_MEMBER=director`\n"
+        "fleet `{name}` created with pane {pane} as its Director\nhint: `cafleet` commands run from this pane now act as `director` of `{name}` (no export needed); where tmux cannot be asked (a codex sandbox), add `--fleet {name} --as director`\n"
     ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -113,6 +113,11 @@ pub struct CreateArgs {
     /// One line shown to the Director and in `ps`
     #[arg(long, default_value = "")]
     pub description: String,
+    /// An extra argument for the agent's command line, after cafleet's own and before
+    /// the prompt, as a fleet file's `args` (repeatable). A claude member that must
+    /// write files: `--arg=--permission-mode=acceptEdits`
+    #[arg(long = "arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub agent_args: Vec<String>,
     /// The fake agent's options as JSON (`backend = fake` only)
     #[arg(long, hide = true)]
     pub fake_options: Option<String>,
@@ -448,7 +453,7 @@ fn create(globals: &Globals, args: CreateArgs) -> Result<ExitCode> {
         model: args.model.as_deref(),
         effort: args.effort.as_deref(),
         prompt: &prompt,
-        args: &[],
+        args: &args.agent_args,
         command: &args.command,
         fake_options_json: &fake_json,
     });
