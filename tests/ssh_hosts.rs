@@ -6,8 +6,11 @@
 //! the shared connection ended) and comes back; `up` and `down` with the host away.
 
 mod common;
+mod web_support;
 
-use std::process::Output;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use cafleet::registry::Registry;
@@ -15,6 +18,7 @@ use cafleet::tmux::testing::wait_until;
 use common::Harness;
 use common::ssh::{HOST, SshHost};
 use serde_json::Value;
+use web_support::get;
 
 const FLEET: &str = r#"version = 1
 [fleet]
@@ -111,6 +115,18 @@ impl Setup {
             .collect()
     }
 
+    /// Why the message with `body` is still queued, as the courier recorded it.
+    fn queued_reason(&self, body: &str) -> Option<String> {
+        let registry = self.registry();
+        let fleet = registry.history_fleet("spread").expect("fleet spread");
+        registry
+            .timeline(fleet.id, None, 0, i64::MAX)
+            .expect("messages")
+            .into_iter()
+            .find(|m| m.body == body.as_bytes() && m.state == "queued")
+            .and_then(|m| m.state_reason)
+    }
+
     /// `doctor FILE --json`: each check's status, by name.
     fn doctor(&self) -> std::collections::BTreeMap<String, String> {
         let out = self.run(&["doctor", &self.file, "--json"]);
@@ -138,6 +154,40 @@ impl Setup {
             .expect("agent row")
             .map(|a| a.status)
             .unwrap_or_else(|| panic!("no agent {member}"))
+    }
+
+    /// `cafleet web` (no token, loopback) with the same ssh settings; its address.
+    fn web(&self) -> (web_support::Reap, SocketAddr) {
+        let mut cmd = self.h.cmd();
+        for (key, value) in self.ssh.env() {
+            cmd.env(key, value);
+        }
+        let mut web = web_support::Reap(
+            cmd.args(["web", "--port", "0", "--no-token"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start cafleet web"),
+        );
+        let mut line = String::new();
+        BufReader::new(web.0.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the URL");
+        let addr = line
+            .trim()
+            .strip_prefix("serving the web UI at http://")
+            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        (web, addr)
+    }
+
+    /// The web API's row for `member`.
+    fn web_agent(&self, addr: SocketAddr, member: &str) -> Value {
+        let agents = get("/api/fleets/spread/agents").send(addr).json();
+        agents
+            .as_array()
+            .and_then(|all| all.iter().find(|a| a["name"] == member).cloned())
+            .unwrap_or_else(|| panic!("no {member} in {agents}"))
     }
 
     fn remote_panes(&self) -> Vec<String> {
@@ -250,6 +300,15 @@ fn started_reached_and_survives_the_host_going_away(mut s: Setup) {
         s.messages()
     );
 
+    // The web UI reaches it too: its row says where it runs, and its pane text comes
+    // from the other host's tmux server.
+    let (web, addr) = s.web();
+    let row = s.web_agent(addr, "far");
+    assert_eq!(row["host"], "remote1", "{row}");
+    let pane = get("/api/fleets/spread/agents/far/pane").send(addr);
+    assert_eq!(pane.status, 200, "{}", pane.body);
+    assert!(pane.body.contains("cafleet fake agent"), "{}", pane.body);
+
     // The host goes away: far is `unreachable`, never `dead`, and a message waits.
     s.ssh.stop();
     assert!(!s.ssh.answers());
@@ -270,7 +329,12 @@ fn started_reached_and_survives_the_host_going_away(mut s: Setup) {
     s.ok(&[
         "message", "send", "--fleet", "spread", "--as", "director", "--to", "far", "ping two",
     ]);
-    std::thread::sleep(Duration::from_millis(1500)); // lets the courier try at least once
+    // The courier tries, finds the host away, and leaves the message queued saying so.
+    let said = wait_until(Duration::from_secs(20), || {
+        s.queued_reason("ping two")
+            .is_some_and(|reason| reason.contains("unreachable"))
+    });
+    assert!(said, "{:?} {:?}", s.queued_reason("ping two"), s.messages());
     let waiting = s.messages();
     assert!(
         waiting
@@ -278,6 +342,8 @@ fn started_reached_and_survives_the_host_going_away(mut s: Setup) {
             .any(|(_, to, state, body)| to == "far" && body == "ping two" && state == "queued"),
         "{waiting:?}"
     );
+    assert_eq!(s.web_agent(addr, "far")["state"], "unreachable");
+    drop(web);
 
     // up with the host away: the rest of the fleet is reconciled, far2 is skipped and said.
     std::fs::write(
