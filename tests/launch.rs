@@ -347,6 +347,34 @@ fn the_courier_announces_what_a_sandboxed_agent_stored_and_down_ends_it() {
     h.ok(&["down", &file]);
 }
 
+/// A fleet whose tmux server was killed without `down` keeps no courier: with the
+/// registry still there (or on PostgreSQL, where it never goes away) nothing else would
+/// end it.
+#[test]
+fn the_courier_ends_when_its_fleets_tmux_server_is_gone() {
+    let Some(h) = Harness::start() else { return };
+    let file = h.write(
+        "orphan.toml",
+        "version = 1\n[fleet]\nname = \"orphan\"\n[defaults]\nbackend = \"fake\"\n[director]\n[[member]]\nname = \"w\"\n",
+    );
+    h.ok(&["up", &file, "--wait", "--timeout", "20s"]);
+    wait_until(Duration::from_secs(5), "the courier", || {
+        courier_pids(&h, "orphan").len() == 1
+    });
+    let pids = courier_pids(&h, "orphan");
+    h.tmux()
+        .kill_server()
+        .expect("kill the fleet's tmux server");
+    let gone = |pid: &u32| {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    };
+    wait_until(Duration::from_secs(30), "the courier to end", || {
+        pids.iter().all(gone)
+    });
+}
+
 #[test]
 fn down_ends_what_an_agent_started_outside_its_process_group() {
     let Some(h) = Harness::start() else { return };

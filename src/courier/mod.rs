@@ -11,7 +11,8 @@
 //!
 //! It holds the fleet's courier lock while it runs (so there is one per fleet, and `down`
 //! signals its recorded pid only while that lock is held), and ends by itself when the
-//! fleet is brought down or deleted, or its registry file is gone.
+//! fleet is brought down or deleted, its registry file is gone, or its tmux server has
+//! been gone for [`SERVER_GONE_FOR`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ const IDLE_LOOK: Duration = Duration::from_secs(1);
 /// The first pause before a queued message is tried again, doubled up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(30);
+/// How long the fleet's tmux server must be missing before the courier ends.
+const SERVER_GONE_FOR: Duration = Duration::from_secs(5);
 
 /// The name of a fleet's courier lock.
 pub fn lock_name(fleet: &str) -> String {
@@ -135,6 +138,8 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
     let mut busy: HashMap<String, std::thread::JoinHandle<Result<Outcome>>> = HashMap::new();
     let mut seen_version = None;
     let mut last_look = Instant::now() - IDLE_LOOK;
+    let mut last_server_look = Instant::now() - IDLE_LOOK;
+    let mut server_gone_since: Option<Instant> = None;
     let reason = loop {
         if stop.load(Ordering::Relaxed) {
             break "stopped by a signal".to_string();
@@ -157,6 +162,23 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<String> {
         };
         if fleet.status == "down" {
             break "the fleet was brought down".to_string();
+        }
+        // A fleet whose tmux server is gone (killed without `down`) has no pane left to
+        // type into here. A registry file that stays (or a PostgreSQL registry, which
+        // never goes) must not keep its courier forever: gone for a while means gone
+        // (a server that does not answer is not gone; a later send starts a courier
+        // again).
+        if now - last_server_look >= IDLE_LOOK {
+            last_server_look = now;
+            match tmux.server_running() {
+                Ok(false) => {
+                    let since = *server_gone_since.get_or_insert(now);
+                    if now - since >= SERVER_GONE_FOR {
+                        break "the fleet's tmux server is gone".to_string();
+                    }
+                }
+                Ok(true) | Err(_) => server_gone_since = None,
+            }
         }
         // Deliveries that ended since the last look: when the recipient's queue still
         // holds what was tried, wait longer before the next try.
