@@ -111,14 +111,28 @@ pub fn redact(location: &str) -> Cow<'_, str> {
     let Some((scheme, rest)) = location.split_once("://") else {
         return Cow::Borrowed(location);
     };
+    // The credentials end at an `@`: the driver takes the first one anywhere (so a
+    // password may hold `/` or `?`), a reader may mean a later one (`p@ss`). Hide up to
+    // the last: better a host hidden than a password shown.
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => Cow::Owned(format!("{user}:***@{host}")),
-            None => Cow::Borrowed(authority),
+    let creds_end = rest.rfind('@');
+    let (authority, tail) = match creds_end {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => {
+                let after = &rest[at + 1..];
+                let host_end = after.find(['/', '?']).unwrap_or(after.len());
+                let (host, tail) = after.split_at(host_end);
+                (Cow::Owned(format!("{user}:***@{host}")), tail)
+            }
+            None => {
+                let (authority, tail) = rest.split_at(authority_end);
+                (Cow::Borrowed(authority), tail)
+            }
         },
-        None => Cow::Borrowed(authority),
+        None => {
+            let (authority, tail) = rest.split_at(authority_end);
+            (Cow::Borrowed(authority), tail)
+        }
     };
     let tail = match tail.split_once('?') {
         Some((path, query)) => {
@@ -241,6 +255,14 @@ mod tests {
                 "postgres://host/db?user=u&password=***&x=1",
             ),
             ("postgres://u@host/db", "postgres://u@host/db"),
+            // The driver ends the credentials at the first `@`, past a `/` or `?`.
+            ("postgres://u:a/b@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:a?b@h:5432/db", "postgres://u:***@h:5432/db"),
+            ("postgres://u:p@ss/x@h/db", "postgres://u:***@h/db"),
+            (
+                "postgres://h/db?password=x&application_name=a@b",
+                "postgres://h/db?password=***&application_name=a@b",
+            ),
             ("/home/u/cafleet.db", "/home/u/cafleet.db"),
         ];
         for (url, want) in cases {

@@ -205,7 +205,9 @@ pub(crate) fn check_option_name(name: &str) -> Result<()> {
     }
 }
 
-/// A command line as a user could paste it into a shell, for error messages.
+/// A command line as a user could paste it into a shell, for error messages. The value
+/// of every `-e NAME=VALUE` shows as `NAME=…`: it may be a secret (the registry's URL
+/// with its password, an `env_from` variable), and errors end up in events and logs.
 pub(crate) struct Shown<'a>(pub &'a [String]);
 
 impl fmt::Display for Shown<'_> {
@@ -214,6 +216,14 @@ impl fmt::Display for Shown<'_> {
             if i > 0 {
                 f.write_str(" ")?;
             }
+            let masked;
+            let arg = match arg.split_once('=') {
+                Some((name, _)) if i > 0 && self.0[i - 1] == "-e" => {
+                    masked = format!("{name}=…");
+                    &masked
+                }
+                _ => arg,
+            };
             let plain = !arg.is_empty()
                 && arg
                     .bytes()
@@ -309,6 +319,32 @@ mod tests {
         assert_eq!(
             Shown(&args).to_string(),
             r#"tmux -S '/tmp/a b' send-keys -t %1 'it'\''s' '$x'"#
+        );
+    }
+
+    #[test]
+    fn environment_values_are_never_shown() {
+        let args: Vec<String> = [
+            "tmux",
+            "new-window",
+            "-e",
+            "CAFLEET_DATABASE_URL=postgres://u:secret@db/x",
+            "-e",
+            "TOKEN=abc",
+            "--",
+            "A=b",
+        ]
+        .map(String::from)
+        .to_vec();
+        let shown = Shown(&args).to_string();
+        assert!(
+            !shown.contains("secret") && !shown.contains("abc"),
+            "{shown}"
+        );
+        assert!(shown.contains("CAFLEET_DATABASE_URL=…"), "{shown}");
+        assert!(
+            shown.ends_with("-- A=b"),
+            "only values after -e are masked: {shown}"
         );
     }
 }

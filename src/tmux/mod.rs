@@ -325,12 +325,17 @@ impl Tmux {
         args.extend(batch.argv().into_iter().map(OsString::from));
 
         let stdin = batch.stdin_bytes();
+        // What an error shows: tmux's own words, not ssh's one joined line (whose
+        // `-e` values `command::Shown` could not tell apart).
+        let mut shown: Vec<String> = Vec::new();
         let (mut command, args) = match &self.inner.remote {
             None => {
                 let mut command = Command::new(&self.inner.program);
                 if let Some(path) = batch.client_path_value() {
                     command.env("PATH", path);
                 }
+                shown.push(self.inner.program.display().to_string());
+                shown.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
                 (command, args)
             }
             Some(remote) => {
@@ -342,6 +347,8 @@ impl Tmux {
                 argv.push("tmux".into());
                 argv.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
                 let (program, ssh_args) = remote.command(&argv)?;
+                shown.extend([program.clone(), remote.host().to_string()]);
+                shown.extend(argv);
                 (Command::new(program), ssh_args)
             }
         };
@@ -383,8 +390,6 @@ impl Tmux {
         {
             return Err(remote.unreachable(&String::from_utf8_lossy(&output.stderr)));
         }
-        let mut shown = vec![command.get_program().to_string_lossy().into_owned()];
-        shown.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
         Ok(Err(Failed {
             command: command::Shown(&shown).to_string(),
             status: output.status,

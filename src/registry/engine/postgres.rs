@@ -33,8 +33,9 @@ pub fn is_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
-/// Connects to the PostgreSQL server at `url` (no TLS; 10 s to connect unless the URL
-/// says otherwise). Errors never carry the URL's password.
+/// Connects to the PostgreSQL server at `url` (no TLS; 10 s to connect, TCP keepalives
+/// after 30 s idle, unless the URL says otherwise). Errors never carry the URL's
+/// password.
 pub fn connect(url: &str) -> Result<Client> {
     let mut config = Config::from_str(url).map_err(|err| {
         Error::usage(format!(
@@ -48,6 +49,18 @@ pub fn connect(url: &str) -> Result<Client> {
     }
     if config.get_application_name().is_none() {
         config.application_name("cafleet");
+    }
+    // A server (or a link) that goes silent mid-statement must not hold a command, the
+    // courier or the monitor for the kernel's default two hours: the keepalives notice
+    // a dead peer within about a minute, and unacknowledged writes give up after one.
+    // A live server may still take long (an advisory lock held by another `up`).
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(Duration::from_secs(30));
+        config.keepalives_interval(Duration::from_secs(10));
+        config.keepalives_retries(3);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(60));
     }
     config.connect(NoTls).map_err(describe_error)
 }
