@@ -215,6 +215,57 @@ mod tests {
         );
     }
 
+    /// opencode drops keys while it works on the prompt it was started with: a hook's
+    /// `working` then keeps the agent `starting` (which the broker waits out) until the
+    /// first turn ends; later turns are `working` as reported.
+    #[test]
+    fn the_first_turn_keeps_an_agent_starting_until_it_ends() {
+        use crate::registry::agents::NewAgent;
+        use crate::registry::fleets::NewFleet;
+        let mut reg = Registry::in_memory().unwrap();
+        reg.upsert_fleet(&NewFleet {
+            name: "f",
+            origin: "cli",
+            manifest_path: None,
+            session: "f",
+            socket: "",
+        })
+        .unwrap();
+        let fleet = reg.require_fleet("f").unwrap();
+        let id = reg
+            .upsert_agent(&NewAgent {
+                fleet_id: fleet.id,
+                name: "oc",
+                role: "member",
+                backend: "opencode",
+                model: None,
+                description: "",
+                origin: "cli",
+                config_hash: "",
+                spec_json: "{}",
+            })
+            .unwrap();
+        reg.set_agent_pane(id, "%3", None).unwrap();
+        let o = BackendName::Opencode;
+        let mut hook = |payload: Value| {
+            let report = interpret(o, &payload).expect("a report");
+            record(&mut reg, "f", "oc", Some("%3"), &report).unwrap();
+            let agent = reg.agent(fleet.id, "oc").unwrap().expect("oc");
+            (agent.status, agent.status_reason.unwrap_or_default())
+        };
+        let busy = json!({"hook_event_name": "session.status", "status": "busy"});
+        let idle = json!({"hook_event_name": "session.status", "status": "idle"});
+        let (status, reason) = hook(json!({"hook_event_name": "chat.message", "prompt": "go"}));
+        assert_eq!(status, "starting");
+        assert!(
+            reason.contains("the prompt it was started with"),
+            "{reason}"
+        );
+        assert_eq!(hook(busy.clone()).0, "starting");
+        assert_eq!(hook(idle).0, "idle");
+        assert_eq!(hook(busy).0, "working");
+    }
+
     #[test]
     fn a_submitted_preview_names_its_message() {
         let preview = crate::broker::preview::preview(42, "api", b"hello", 2);

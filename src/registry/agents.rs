@@ -254,6 +254,19 @@ impl Registry {
             if !ours || settled {
                 return Ok(None);
             }
+            // The prompt an agent was started with is part of its start: until that first
+            // turn ends (a hook says idle), `working` keeps it `starting`, so nothing is
+            // typed into an agent that drops keys during its first turn (opencode; the
+            // broker waits for an agent that is `starting`).
+            let first_turn = before == "starting" && status == "working";
+            let (status, reason) = if first_turn {
+                (
+                    "starting",
+                    format!("working on the prompt it was started with ({reason})"),
+                )
+            } else {
+                (status, reason.to_string())
+            };
             tx.execute(
                 "UPDATE agents SET
                     status_since = CASE WHEN status = ?2 THEN status_since
