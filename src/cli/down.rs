@@ -55,21 +55,12 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
     // From inside an agent's pane: only its own fleet, and only by its Director/monitor.
     super::identity::lane_fleet(Some(&fleet.name))?;
     super::identity::require_manager(&registry, &fleet, "bring the fleet down")?;
-    let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
-    let db = registry.path().to_owned();
-    let fleet_lock =
-        crate::registry::lock::Lock::named(&db, &crate::registry::lock::fleet_name(&fleet.name))?;
-    crate::monitor::stop::stop(&mut registry, &fleet)?;
-    let mut out = Vec::new();
-    let servers = apply::Servers::of_agents(
-        tmux.clone(),
-        registry
-            .agents(fleet.id)?
-            .iter()
-            .filter(|a| a.status != "removed"),
-    )?;
-    let report = apply::down(&mut registry, &servers, &fleet, &mut out)?;
-    crate::courier::stop(&db, &fleet.name)?;
+    let Stopped {
+        fleet_lock,
+        tmux,
+        report,
+        out,
+    } = stop_fleet(globals, &mut registry, &fleet)?;
     let stopped = report.stopped;
     // Rows of agents that may still run on a host that did not answer are kept, so the
     // next `down` can find them.
@@ -112,4 +103,44 @@ pub fn run(globals: &Globals, args: DownArgs) -> Result<ExitCode> {
         .hint("run `cafleet down` again once the host answers; `cafleet ps` shows them as `unreachable`"));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A fleet brought down by [`stop_fleet`]: its lock, still held so the caller records the
+/// outcome before another `up` may start, the tmux server of its own machine, and what
+/// `down` reported and printed.
+pub(super) struct Stopped {
+    pub fleet_lock: crate::registry::lock::Lock,
+    pub tmux: crate::tmux::Tmux,
+    pub report: apply::DownReport,
+    pub out: Vec<u8>,
+}
+
+/// Under the fleet's lock, stops its monitor, its panes on every host and its courier:
+/// what `down` and `fleet delete` both do before they record the outcome.
+pub(super) fn stop_fleet(
+    globals: &Globals,
+    registry: &mut crate::registry::Registry,
+    fleet: &crate::registry::fleets::FleetRow,
+) -> Result<Stopped> {
+    let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
+    let db = registry.path().to_owned();
+    let fleet_lock =
+        crate::registry::lock::Lock::named(&db, &crate::registry::lock::fleet_name(&fleet.name))?;
+    crate::monitor::stop::stop(registry, fleet)?;
+    let mut out = Vec::new();
+    let servers = apply::Servers::of_agents(
+        tmux.clone(),
+        registry
+            .agents(fleet.id)?
+            .iter()
+            .filter(|a| a.status != "removed"),
+    )?;
+    let report = apply::down(registry, &servers, fleet, &mut out)?;
+    crate::courier::stop(&db, &fleet.name)?;
+    Ok(Stopped {
+        fleet_lock,
+        tmux,
+        report,
+        out,
+    })
 }

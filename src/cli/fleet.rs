@@ -181,21 +181,12 @@ fn delete(globals: &Globals, name: &str, purge: bool) -> Result<ExitCode> {
         ))?;
         return Ok(ExitCode::SUCCESS);
     };
-    let tmux = apply::tmux_for(globals.tmux_socket.as_deref(), &fleet.socket);
-    let db = registry.path().to_owned();
-    let fleet_lock =
-        crate::registry::lock::Lock::named(&db, &crate::registry::lock::fleet_name(&fleet.name))?;
-    crate::monitor::stop::stop(&mut registry, &fleet)?;
-    let mut out = Vec::new();
-    let servers = apply::Servers::of_agents(
-        tmux.clone(),
-        registry
-            .agents(fleet.id)?
-            .iter()
-            .filter(|a| a.status != "removed"),
-    )?;
-    let report = apply::down(&mut registry, &servers, &fleet, &mut out)?;
-    crate::courier::stop(&db, &fleet.name)?;
+    let super::down::Stopped {
+        fleet_lock,
+        tmux,
+        report,
+        ..
+    } = super::down::stop_fleet(globals, &mut registry, &fleet)?;
     if purge {
         registry.purge_fleet(fleet.id)?;
         for old in &deleted {
